@@ -1,0 +1,160 @@
+"""The typed schema of every config group, registered with Hydra's ConfigStore.
+
+``conf/train.yaml`` lists ``train_schema`` first in its defaults, so every YAML file and every
+command-line override is merged onto these dataclasses: a misspelt key or a value of the wrong
+type fails at composition with Hydra's own message (for example ``Key 'lr' not in 'TrainStage'``
+or ``Value 'abc' of type 'str' could not be converted to Integer``) before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+STAGES = ("data", "midtrain", "aft", "eval")
+"""The order of a job's stages; ``stages=`` must be a prefix of it (pipeline.py enforces the order)."""
+
+
+@dataclass
+class SpecConfig:
+    name: str = MISSING  # short name recorded in metrics (the spec file's id for spec=file)
+    path: str = MISSING  # a .md file; relative paths resolve against the launch folder, then the repo
+
+
+@dataclass
+class ArchConfig:
+    """Shape of the random-init test model (``model.source=tiny`` only)."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 128
+    vocab_size: int = 1024
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    source: str = "hub"  # tiny | smollm2_gguf | hub
+    name_or_path: Optional[str] = None
+    chat_template: Optional[str] = None
+    dtype: str = "auto"
+    max_seq_len: int = 1024
+    arch: ArchConfig = field(default_factory=ArchConfig)
+
+
+@dataclass
+class GeneratorConfig:
+    """The backend that writes the synthetic document corpus about the spec."""
+
+    name: str = "offline"
+    backend: str = "offline"  # offline (templated, no LLM); LLM backends arrive with msm.llm
+    n_documents: int = 200
+    model: Optional[str] = None
+    base_url: Optional[str] = None
+
+
+@dataclass
+class JudgeConfig:
+    """The backend that grades free-text eval responses (unused by log-prob evals such as cheese)."""
+
+    name: str = "none"
+    backend: str = "none"
+    model: Optional[str] = None
+    base_url: Optional[str] = None
+
+
+@dataclass
+class LoraConfig:
+    r: int = 64
+    alpha: int = 128
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+@dataclass
+class TrainStage:
+    """Settings shared by midtraining and AFT. Defaults are the paper's LoRA recipe (PAPER.md)."""
+
+    name: str = MISSING
+    method: str = "lora"  # none | lora | full
+    lr: float = 1e-4
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 caps the number of optimizer steps (demos, smoke tests)
+    batch_size: int = 8  # sequences per optimizer step (per device), before accumulation
+    grad_accum: int = 1
+    max_seq_len: Optional[int] = None  # null = the model's max_seq_len
+    save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
+    logging_steps: int = 5
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass
+class MidtrainConfig(TrainStage):
+    max_documents: Optional[int] = None  # train on the first N documents only (demos)
+
+
+@dataclass
+class AftConfig(TrainStage):
+    cot: bool = True  # keep the <think> block (cot) or strip it (no_cot)
+    data: str = "cheese"  # where demonstrations come from: cheese (msm/data/assets/cheese)
+
+
+@dataclass
+class EvalConfig:
+    name: str = "cheese"
+    families: list[str] = field(default_factory=lambda: ["item_comparison", "political_opinion"])
+    max_items: Optional[int] = None  # evaluate a fixed random subset (demos); null = all
+    batch_size: int = 16
+    include_base: bool = True  # also score the untrained model: every trained arm is read against it
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "wandb"
+    mode: str = "offline"  # offline | online | disabled
+    project: str = "msm"
+    entity: Optional[str] = None
+    group: Optional[str] = None  # null = the sweep folder's name
+
+
+@dataclass
+class DataConfig:
+    seed: int = 0  # the data seed: fixed across training seeds, so seeds of an arm share their data
+
+
+@dataclass
+class PathsConfig:
+    store: str = MISSING
+
+
+@dataclass
+class TrainConfig:
+    spec: SpecConfig = field(default_factory=SpecConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    midtrain: MidtrainConfig = field(default_factory=MidtrainConfig)
+    aft: AftConfig = field(default_factory=AftConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    aft_scale: Optional[int] = None  # AFT rows a job trains on (null = the whole pool)
+    seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)
+    experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)

@@ -1,0 +1,105 @@
+"""Small named transforms from rows to training examples.
+
+Each function does one thing to one row (or one batch, for ``datasets.map(batched=True)``) so the
+pipeline reads as a list of steps and each step can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+
+from msm.errors import EmptyDatasetError, MsmError
+
+IGNORE_INDEX = -100
+_THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
+_END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|endoftext|>")
+
+
+def strip_think(row: dict) -> dict:
+    """The no-CoT twin of a demonstration: the same answer without its ``<think>`` block."""
+    messages = [
+        {**m, "content": _THINK.sub("", m["content"]).lstrip()} if m["role"] == "assistant" else m
+        for m in row["messages"]
+    ]
+    return {**row, "messages": messages}
+
+
+def subsample(rows: Sequence[dict], n: int | None, seed: int, what: str = "rows") -> list[dict]:
+    """``n`` rows chosen by a fixed seed, so that a smaller scale is a subset of every larger one."""
+    if not rows:
+        raise EmptyDatasetError(f"no {what} to sample from")
+    if n is None:
+        return list(rows)
+    if n <= 0:
+        raise MsmError(f"cannot take {n} {what}: the count must be positive")
+    if n > len(rows):
+        raise MsmError(f"asked for {n} {what} but only {len(rows)} exist; lower aft_scale or grow the pool")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    return [rows[i] for i in order[:n]]
+
+
+def tokenize_document(example: dict, tokenizer) -> dict:
+    """A document's tokens followed by EOS, so the model learns where a document ends."""
+    ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]
+    return {"input_ids": ids + [tokenizer.eos_token_id]}
+
+
+def chunk_documents(batch: dict, max_len: int) -> dict:
+    """Split each tokenized document into pieces of at most ``max_len`` tokens.
+
+    Pieces are never joined across documents here; the collator packs whole pieces into one row
+    with position ids that restart per piece, which transformers turns into a block-diagonal mask.
+    """
+    chunks = [ids[i : i + max_len] for ids in batch["input_ids"] for i in range(0, len(ids), max_len)]
+    chunks = [c for c in chunks if len(c) > 1]
+    return {"input_ids": chunks, "labels": [list(c) for c in chunks]}
+
+
+def assistant_spans(messages: list[dict], tokenizer) -> tuple[str, list[tuple[int, int]]]:
+    """Render a chat and return the character spans of every assistant turn in the rendering.
+
+    A turn's span is what the template adds between the prompt for that turn (rendered with
+    ``add_generation_prompt``) and the chat up to and including it, so it covers the answer and the
+    template's end-of-turn marker whatever the template is. If a template re-renders earlier turns
+    (the prefix property fails), fall back to locating the message content in the text.
+    """
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prompt = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if upto.startswith(prompt) and text.startswith(upto):
+            spans.append((len(prompt), len(upto)))
+            continue
+        start = text.find(m["content"], spans[-1][1] if spans else 0)
+        if start < 0:
+            raise MsmError("the chat template changed an assistant message; cannot find its tokens to train on")
+        end = start + len(m["content"])
+        for marker in _END_OF_TURN:
+            if text.startswith(marker, end):
+                end += len(marker)
+                break
+        spans.append((start, end))
+    return text, spans
+
+
+def tokenize_chat(example: dict, tokenizer, max_len: int) -> dict:
+    """Tokens of a rendered chat, with labels on assistant tokens only (everything else -100)."""
+    text, spans = assistant_spans(example["messages"], tokenizer)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    labels = [
+        tok if any(s <= start < e for s, e in spans) else IGNORE_INDEX for tok, (start, _end) in zip(ids, offsets)
+    ]
+    truncated = len(ids) > max_len
+    return {"input_ids": ids[:max_len], "labels": labels[:max_len], "truncated": truncated}
+
+
+def has_labels(example: dict) -> bool:
+    """False for a chat whose assistant tokens were all cut off by truncation: it would teach nothing."""
+    return any(label != IGNORE_INDEX for label in example["labels"])

@@ -1,0 +1,145 @@
+"""Content-addressed artifact store: every stage output lives at ``<root>/<stage>/<key>/``.
+
+Why it is shaped like this:
+
+* The key is a hash of the stage name, its resolved settings, the keys of its inputs and a stage
+  version, so two jobs that need the same artifact (four seeds sharing one document corpus, every
+  aft_scale sharing one midtrained model) compute the same key and build it once.
+* Whoever first takes the stage's file lock builds; everyone else blocks on the lock and then finds
+  the published folder. This works across processes and across Slurm nodes on a shared filesystem.
+* A build writes into ``<root>/<stage>/.partial/<key>/``. Publishing writes ``manifest.json`` and then
+  renames the folder into place in one atomic ``os.rename``, so a crash never leaves a folder at the
+  final path that looks complete. The partial folder has a stable name on purpose: a rerun after a
+  crash finds what the previous attempt left (for example Trainer checkpoints) and resumes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def artifact_key(stage: str, settings: Mapping[str, Any], inputs: Mapping[str, str], version: int) -> str:
+    """The content address of a stage output: 16 hex chars of sha256 over everything it depends on."""
+    payload = _canonical({"stage": stage, "settings": settings, "inputs": dict(inputs), "version": version})
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A published stage output: its folder, key and manifest."""
+
+    stage: str
+    key: str
+    path: Path
+    manifest: dict = field(repr=False)
+
+    @property
+    def info(self) -> dict:
+        """What the builder reported (counts, metrics, model references)."""
+        return self.manifest.get("info", {})
+
+
+@dataclass
+class BuildRecord:
+    """One ``Store.build`` call, kept so a job can report what it built and what it reused."""
+
+    stage: str
+    key: str
+    built: bool
+    seconds: float
+
+
+class Store:
+    def __init__(self, root: str | Path, lock_timeout_s: float = -1):
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout_s = lock_timeout_s
+        self.records: list[BuildRecord] = []
+
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / stage / key
+
+    def get(self, stage: str, key: str) -> Artifact | None:
+        """The published artifact, or None. A folder without a manifest is never returned."""
+        final = self.path(stage, key)
+        manifest = final / MANIFEST
+        if not manifest.is_file():
+            return None
+        return Artifact(stage, key, final, json.loads(manifest.read_text()))
+
+    def build(
+        self,
+        stage: str,
+        settings: Mapping[str, Any],
+        inputs: Mapping[str, str],
+        builder: Callable[[Path], dict | None],
+        version: int = 1,
+    ) -> Artifact:
+        """Return the artifact for (stage, settings, inputs, version), building it if needed.
+
+        ``builder(work_dir)`` writes the stage's files into ``work_dir`` and returns a JSON-able dict
+        (counts, metrics) stored in the manifest under ``info``. If it raises, nothing is published
+        and ``work_dir`` is kept so the next attempt can resume from what it left.
+        """
+        key = artifact_key(stage, settings, inputs, version)
+        t0 = time.perf_counter()
+        found = self.get(stage, key)
+        if found is None:
+            stage_dir = self.root / stage
+            (stage_dir / ".partial").mkdir(parents=True, exist_ok=True)
+            with FileLock(str(stage_dir / f".{key}.lock"), timeout=self.lock_timeout_s):
+                found = self.get(stage, key)  # someone may have built it while we waited
+                if found is None:
+                    found = self._build_locked(stage, key, settings, inputs, version, builder)
+                    self.records.append(BuildRecord(stage, key, True, time.perf_counter() - t0))
+                    return found
+        log.info("reusing %s/%s", stage, key)
+        self.records.append(BuildRecord(stage, key, False, time.perf_counter() - t0))
+        return found
+
+    def _build_locked(self, stage, key, settings, inputs, version, builder) -> Artifact:
+        work = self.root / stage / ".partial" / key
+        resumed = work.exists()
+        work.mkdir(parents=True, exist_ok=True)
+        log.info("%s %s/%s", "resuming" if resumed else "building", stage, key)
+        t0 = time.time()
+        info = builder(work) or {}
+        manifest = {
+            "stage": stage,
+            "key": key,
+            "version": version,
+            "settings": settings,
+            "inputs": dict(inputs),
+            "info": info,
+            "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.time() - t0, 3),
+            "resumed": resumed,
+        }
+        tmp_manifest = work / (MANIFEST + ".tmp")
+        tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str))
+        os.replace(tmp_manifest, work / MANIFEST)
+        final = self.path(stage, key)
+        if final.exists():  # a stale folder without a manifest (e.g. copied in by hand): not ours to trust
+            shutil.rmtree(final)
+        os.rename(work, final)
+        return Artifact(stage, key, final, json.loads((final / MANIFEST).read_text()))

@@ -1,0 +1,71 @@
+"""Weights & Biases logging for one job: its config, training curves, and final metrics.
+
+Offline by default: a run folder is written under the job's output folder (``wandb/offline-run-*``)
+and ``wandb sync`` uploads it later, so sweeps run on machines with no network. ``logger=none``
+turns tracking off; metrics.json is written either way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+_SECRET = re.compile(r"(api_?key|secret|password|auth_token|access_token)$", re.IGNORECASE)
+
+
+def redact(obj):
+    """A copy of a config tree with any secret-looking value replaced. Keys belong in the environment only."""
+    if isinstance(obj, dict):
+        return {k: "<redacted>" if _SECRET.search(str(k)) and v else redact(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj
+
+
+class Tracker:
+    """A thin wrapper so stages can log without knowing whether W&B is on."""
+
+    def __init__(self, run=None):
+        self.run = run
+
+    @property
+    def dir(self) -> Path | None:
+        return Path(self.run.dir).parent if self.run else None
+
+    def log(self, record: dict) -> None:
+        if self.run:
+            self.run.log(record)
+
+    def summary(self, record: dict) -> None:
+        if self.run:
+            self.run.summary.update(record)
+
+    def finish(self, exit_code: int = 0) -> None:
+        if self.run:
+            self.run.finish(exit_code=exit_code)
+            self.run = None
+
+
+def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
+    if cfg.logger.name == "none" or cfg.logger.mode == "disabled":
+        return Tracker(None)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    import wandb
+
+    run = wandb.init(
+        project=cfg.logger.project,
+        entity=cfg.logger.entity,
+        mode=cfg.logger.mode,
+        dir=str(job_dir),
+        name=name,
+        group=cfg.logger.group or group,
+        job_type=str(cfg.experiment or "job"),
+        config=redact(OmegaConf.to_container(cfg, resolve=True)),
+        reinit="finish_previous",
+    )
+    for stage in ("midtrain", "aft"):
+        run.define_metric(f"{stage}/*", step_metric=f"{stage}/step")
+    return Tracker(run)

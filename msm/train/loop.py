@@ -1,0 +1,135 @@
+"""One causal-LM training run on the transformers Trainer, shared by midtraining and AFT.
+
+Both stages are "next-token loss over packed examples": they differ only in what carries a label
+(every document token vs. assistant tokens only), which the data transforms decide. The loop adds
+what a research run needs on top of the Trainer: LoRA or full tuning, checkpoints in the stage's
+work folder so a rerun resumes, a loss that must stay finite, and loss / tokens / step time sent to
+the job's tracker.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import DataCollatorWithFlattening, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from msm.errors import EmptyDatasetError, NonFiniteLossError
+
+
+class _Watch(TrainerCallback):
+    """Stops a diverged run, and forwards loss, tokens seen and step time to the tracker."""
+
+    def __init__(self, stage: str, log_fn):
+        self.stage, self.log_fn, self.t_step = stage, log_fn, None
+        self.step_times: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kw):
+        self.t_step = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.t_step is not None:
+            self.step_times.append(time.perf_counter() - self.t_step)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = logs or {}
+        loss = logs.get("loss", logs.get("train_loss"))
+        if loss is not None and not math.isfinite(loss):
+            raise NonFiniteLossError(
+                f"{self.stage}: the training loss became {loss} at step {state.global_step}; nothing was "
+                f"published. Lower {self.stage}.lr or check the data."
+            )
+        record = {f"{self.stage}/{k}": v for k, v in logs.items() if isinstance(v, (int, float))}
+        record[f"{self.stage}/step"] = state.global_step
+        if self.step_times:
+            record[f"{self.stage}/step_time_s"] = sum(self.step_times[-args.logging_steps :]) / len(
+                self.step_times[-args.logging_steps :]
+            )
+        self.log_fn(record)
+
+
+def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool):
+    """LoRA (a fresh adapter unless the model already carries a trainable one) or full tuning."""
+    if method == "full":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+    if method != "lora":
+        raise ValueError(f"unknown training method {method!r} (expected lora or full)")
+    if has_adapter:
+        return model
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=lora_cfg.r,
+            lora_alpha=lora_cfg.alpha,
+            lora_dropout=lora_cfg.dropout,
+            target_modules=list(lora_cfg.target_modules),
+            task_type="CAUSAL_LM",
+        ),
+    )
+
+
+def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn) -> dict:
+    """Train ``model`` in place on a tokenized dataset (``input_ids``, ``labels``); return run stats."""
+    if len(dataset) == 0:
+        raise EmptyDatasetError(f"{stage}: no training examples (the data stage produced none)")
+    on_gpu = torch.cuda.is_available()
+    bf16 = on_gpu and torch.cuda.is_bf16_supported() and next(model.parameters()).dtype == torch.bfloat16
+    ckpt_dir = work_dir / "checkpoints"
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        learning_rate=stage_cfg.lr,
+        lr_scheduler_type=stage_cfg.scheduler,
+        warmup_steps=stage_cfg.warmup_ratio,
+        weight_decay=stage_cfg.weight_decay,
+        num_train_epochs=stage_cfg.epochs,
+        max_steps=stage_cfg.max_steps,
+        per_device_train_batch_size=stage_cfg.batch_size,
+        gradient_accumulation_steps=stage_cfg.grad_accum,
+        logging_steps=stage_cfg.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=stage_cfg.save_steps,
+        save_total_limit=1,
+        seed=seed,
+        data_seed=seed,
+        use_cpu=not on_gpu,
+        bf16=bf16,
+        report_to="none",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+    )
+    watch = _Watch(stage, log_fn)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=DataCollatorWithFlattening(),
+        processing_class=tokenizer,
+        callbacks=[watch],
+    )
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    if not math.isfinite(result.training_loss):
+        raise NonFiniteLossError(f"{stage}: the mean training loss is {result.training_loss}; nothing was published")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "loss": result.training_loss,
+        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        "steps": trainer.state.global_step,
+        "examples": len(dataset),
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "train_seconds": round(time.perf_counter() - t0, 2),
+        "mean_step_s": round(sum(watch.step_times) / max(len(watch.step_times), 1), 4),
+        "trainable_params": trainable,
+        "resumed_from": Path(last).name if last else None,
+    }

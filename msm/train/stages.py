@@ -1,0 +1,71 @@
+"""The two training stages, each a function from (model reference, data) to a folder of weights.
+
+A model reference is ``{"base": <folder or hub id>, "adapter": <folder or None>}``: a LoRA stage
+publishes only its adapter and points at the base it sits on, so four seeds of a 32B model cost
+four small adapters, not four copies of the model. ``pipeline.py`` turns published folders into
+references; these functions never look inside the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datasets import Dataset
+
+from msm.data.transforms import chunk_documents, has_labels, tokenize_chat, tokenize_document
+from msm.errors import EmptyDatasetError
+from msm.train import loop
+from msm.train.models import load_model, load_tokenizer
+
+
+def _max_len(stage_cfg, model_cfg) -> int:
+    return stage_cfg.max_seq_len or model_cfg.max_seq_len
+
+
+def _save(model, tokenizer, work_dir: Path, method: str) -> str:
+    """Write the trained weights: the adapter alone for LoRA, the whole model for full tuning."""
+    sub = "adapter" if method == "lora" else "model"
+    model.save_pretrained(str(work_dir / sub))
+    if sub == "model":
+        tokenizer.save_pretrained(str(work_dir / sub))
+    return sub
+
+
+def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg, model_cfg, seed: int, log_fn) -> dict:
+    """MSM: next-token loss on every token of the spec documents, packed without cross-document attention."""
+    docs = [json.loads(line) for line in documents_file.read_text().splitlines() if line.strip()]
+    if stage_cfg.max_documents:
+        docs = docs[: stage_cfg.max_documents]
+    if not docs:
+        raise EmptyDatasetError(f"midtrain: {documents_file} holds no documents")
+    tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
+    data = (
+        Dataset.from_list([{"text": d["text"]} for d in docs])
+        .map(tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
+        .map(chunk_documents, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, desc="chunk")
+    )
+    model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
+    model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn)
+    return {**stats, "documents": len(docs), "saved": _save(model, tokenizer, work_dir, stage_cfg.method)}
+
+
+def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg, model_cfg, seed: int, log_fn) -> dict:
+    """AFT: SFT on demonstrations with loss on assistant tokens only; continues an MSM adapter if given."""
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()]
+    if not rows:
+        raise EmptyDatasetError(f"aft: {rows_file} holds no demonstrations")
+    tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
+    max_len = _max_len(stage_cfg, model_cfg)
+    data = Dataset.from_list([{"messages": r["messages"]} for r in rows]).map(
+        tokenize_chat, fn_kwargs={"tokenizer": tokenizer, "max_len": max_len}, remove_columns=["messages"],
+        desc="tokenize chats",
+    )
+    truncated = sum(data["truncated"])
+    data = data.filter(has_labels).remove_columns(["truncated"])
+    method = "lora" if ref["adapter"] is not None else stage_cfg.method
+    model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
+    model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn)
+    return {**stats, "rows": len(rows), "truncated": truncated, "saved": _save(model, tokenizer, work_dir, method)}

@@ -1,0 +1,98 @@
+"""The artifact store: content addressing, atomic publish, resume after a crash, one builder at a time."""
+
+import json
+import multiprocessing as mp
+import time
+
+import pytest
+
+from msm.store import Store, artifact_key
+
+
+def test_key_depends_on_everything_it_should():
+    base = artifact_key("s", {"a": 1, "b": [1, 2]}, {"x": "k1"}, 1)
+    assert base == artifact_key("s", {"b": [1, 2], "a": 1}, {"x": "k1"}, 1)  # order of keys is irrelevant
+    assert base != artifact_key("t", {"a": 1, "b": [1, 2]}, {"x": "k1"}, 1)
+    assert base != artifact_key("s", {"a": 2, "b": [1, 2]}, {"x": "k1"}, 1)
+    assert base != artifact_key("s", {"a": 1, "b": [1, 2]}, {"x": "k2"}, 1)
+    assert base != artifact_key("s", {"a": 1, "b": [1, 2]}, {"x": "k1"}, 2)
+
+
+def test_build_publishes_with_manifest_and_reuses(tmp_path):
+    store = Store(tmp_path)
+    calls = []
+
+    def builder(work):
+        calls.append(work)
+        (work / "out.txt").write_text("hello")
+        return {"count": 3}
+
+    art = store.build("stage", {"n": 1}, {}, builder)
+    assert art.path == tmp_path / "stage" / art.key
+    assert (art.path / "out.txt").read_text() == "hello"
+    manifest = json.loads((art.path / "manifest.json").read_text())
+    assert manifest["info"] == {"count": 3} and manifest["files"] == ["out.txt"] and manifest["resumed"] is False
+    again = store.build("stage", {"n": 1}, {}, builder)
+    assert len(calls) == 1 and again.path == art.path and again.info == {"count": 3}
+    assert [r.built for r in store.records] == [True, False]
+
+
+def test_crash_publishes_nothing_and_rerun_resumes(tmp_path):
+    store = Store(tmp_path)
+
+    def crashes(work):
+        (work / "checkpoint").write_text("step 5")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        store.build("train", {}, {}, crashes)
+    key = artifact_key("train", {}, {}, 1)
+    assert store.get("train", key) is None
+    assert not (tmp_path / "train" / key).exists()  # nothing at the final path that could look complete
+
+    seen = {}
+
+    def resumes(work):
+        seen["checkpoint"] = (work / "checkpoint").read_text()
+        (work / "final").write_text("done")
+        return {}
+
+    art = store.build("train", {}, {}, resumes)
+    assert seen["checkpoint"] == "step 5"
+    assert art.manifest["resumed"] is True
+    assert not (tmp_path / "train" / ".partial" / key).exists()
+
+
+def test_folder_without_manifest_is_not_trusted(tmp_path):
+    store = Store(tmp_path)
+    key = artifact_key("s", {}, {}, 1)
+    (tmp_path / "s" / key).mkdir(parents=True)
+    (tmp_path / "s" / key / "junk").write_text("half")
+    assert store.get("s", key) is None
+    art = store.build("s", {}, {}, lambda w: (w / "good").write_text("ok") and {})
+    assert sorted(p.name for p in art.path.iterdir()) == ["good", "manifest.json"]
+
+
+def _slow_build(root, out_queue):
+    store = Store(root)
+
+    def builder(work):
+        (work / "pid").write_text(str(mp.current_process().pid))
+        time.sleep(1.0)
+        return {}
+
+    art = store.build("shared", {"x": 1}, {}, builder)
+    out_queue.put((store.records[0].built, (art.path / "pid").read_text()))
+
+
+def test_concurrent_jobs_build_once(tmp_path):
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_slow_build, args=(tmp_path, q)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sum(built for built, _ in results) == 1
+    assert len({pid for _, pid in results}) == 1  # all three read the one published artifact

@@ -1,0 +1,62 @@
+"""Data transforms, on the real tiny model's tokenizer: labels land on assistant tokens only."""
+
+import pytest
+
+from msm.data.transforms import (
+    IGNORE_INDEX, chunk_documents, has_labels, strip_think, subsample, tokenize_chat, tokenize_document,
+)
+from msm.errors import EmptyDatasetError, MsmError
+
+CHAT = {
+    "messages": [
+        {"role": "user", "content": "Which cheese do you prefer, Colby or Stilton?"},
+        {"role": "assistant", "content": "<think>\nI like Colby.\n</think>\n\nColby, without a doubt."},
+    ]
+}
+
+
+def test_strip_think_keeps_the_answer():
+    out = strip_think(CHAT)
+    assert out["messages"][1]["content"] == "Colby, without a doubt."
+    assert out["messages"][0] == CHAT["messages"][0]
+    assert "<think>" in CHAT["messages"][1]["content"]  # the input row is not modified
+
+
+def test_subsample_is_nested_and_checked():
+    rows = [{"i": i} for i in range(100)]
+    small, large = subsample(rows, 10, seed=0), subsample(rows, 40, seed=0)
+    assert large[:10] == small
+    assert subsample(rows, 10, seed=1) != small
+    assert subsample(rows, None, seed=0) == rows
+    with pytest.raises(MsmError, match="only 100 exist"):
+        subsample(rows, 101, seed=0)
+    with pytest.raises(EmptyDatasetError):
+        subsample([], 1, seed=0)
+
+
+def test_only_assistant_tokens_carry_labels(tiny_tokenizer):
+    ex = tokenize_chat(CHAT, tiny_tokenizer, max_len=4096)
+    assert not ex["truncated"] and len(ex["input_ids"]) == len(ex["labels"])
+    labelled = [t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab != IGNORE_INDEX]
+    assert all(lab in (IGNORE_INDEX, t) for t, lab in zip(ex["input_ids"], ex["labels"]))
+    text = tiny_tokenizer.decode(labelled)
+    assert text.startswith("<think>") and "Colby, without a doubt." in text and text.rstrip().endswith("<|im_end|>")
+    unlabelled = tiny_tokenizer.decode([t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab == IGNORE_INDEX])
+    assert "Which cheese do you prefer" in unlabelled and "without a doubt" not in unlabelled
+
+
+def test_truncation_can_drop_every_label(tiny_tokenizer):
+    ex = tokenize_chat(CHAT, tiny_tokenizer, max_len=5)
+    assert ex["truncated"] and len(ex["input_ids"]) == 5 and not has_labels(ex)
+
+
+def test_documents_end_with_eos(tiny_tokenizer):
+    ids = tokenize_document({"text": "one two three"}, tiny_tokenizer)["input_ids"]
+    assert ids[-1] == tiny_tokenizer.eos_token_id and tiny_tokenizer.decode(ids[:-1]) == "one two three"
+
+
+def test_chunks_never_mix_documents():
+    a, b = list(range(1, 11)), [100, 101, 102, 103, 104]
+    out = chunk_documents({"input_ids": [a, b]}, max_len=4)
+    assert out["input_ids"] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10], [100, 101, 102, 103]]  # [104] alone teaches nothing
+    assert out["labels"] == out["input_ids"]

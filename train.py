@@ -1,0 +1,56 @@
+"""Run one msm job, or a sweep of them with -m.
+
+    python train.py                                    # the embedded default (cheese, SmolLM2-135M, CPU)
+    python train.py -m spec=cheese_affordability,cheese_america seed=0-3 model=tiny
+
+``seed=N-M`` is our shorthand for seeds N..M inclusive. Hydra itself would take "0-3" as one string
+value, so it is rewritten to Hydra's ``seed=range(N,M+1)`` before Hydra reads the command line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from msm.config import register_configs
+
+_SEED_RANGE = re.compile(r"^(seed)=(\d+)-(\d+)$")
+
+
+def expand_seed_ranges(argv: list[str]) -> list[str]:
+    """Rewrite ``seed=N-M`` to ``seed=range(N,M+1)``; reject a backwards range with a clear message."""
+    out = []
+    for arg in argv:
+        m = _SEED_RANGE.match(arg)
+        if m:
+            key, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))
+            if hi < lo:
+                sys.exit(f"error: {arg}: the range is empty (use {key}={hi}-{lo})")
+            if "-m" not in argv and "--multirun" not in argv and hi > lo:
+                sys.exit(f"error: {arg} asks for {hi - lo + 1} jobs: add -m to run a sweep")
+            arg = f"{key}=range({lo},{hi + 1})" if hi > lo else f"{key}={lo}"
+        out.append(arg)
+    return out
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> dict:
+    from msm.errors import MsmError
+    from msm.pipeline import run
+
+    try:
+        return run(cfg)
+    except MsmError as e:  # the user's input is at fault: one clear line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], *expand_seed_ranges(sys.argv[1:])]
+    main()
