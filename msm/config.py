@@ -118,6 +118,12 @@ class EvalConfig:
 
 
 @dataclass
+class AftScaleConfig:
+    name: str = MISSING
+    rows: Optional[int] = None  # AFT rows a job trains on; null = the whole pool
+
+
+@dataclass
 class LoggerConfig:
     name: str = "wandb"
     mode: str = "offline"  # offline | online | disabled
@@ -148,7 +154,7 @@ class TrainConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     data: DataConfig = field(default_factory=DataConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-    aft_scale: Optional[int] = None  # AFT rows a job trains on (null = the whole pool)
+    aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from msm import tracking
 from msm.config import STAGES
-from msm.errors import MsmError
+from msm.errors import EmptyDatasetError, MsmError
 from msm.specs import Spec, load_spec
 from msm.store import Store
 
@@ -92,6 +92,9 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
         raise MsmError(f"generator backend {cfg.generator.backend!r} is not available; use generator=offline")
     from msm.data.offline_docs import generate_documents
 
+    if cfg.generator.n_documents <= 0:
+        raise EmptyDatasetError(f"generator.n_documents={cfg.generator.n_documents}: the corpus would be empty")
+
     def build(work: Path) -> dict:
         docs = generate_documents(spec, cfg.generator.n_documents, seed=cfg.data.seed)
         _write_jsonl(work / "documents.jsonl", docs)
@@ -159,14 +162,14 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool, tracker):
     from msm.train.stages import aft
 
     def build(work: Path) -> dict:
-        rows = subsample(_read_jsonl(pool.path / "pool.jsonl"), cfg.aft_scale, cfg.data.seed, what="AFT rows")
+        rows = subsample(_read_jsonl(pool.path / "pool.jsonl"), cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
         if not cfg.aft.cot:
             rows = [strip_think(r) for r in rows]
         _write_jsonl(work / "rows.jsonl", rows)
         return aft(work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, tracker.log)
 
     settings = {
-        "aft": _settings(cfg.aft), "aft_scale": cfg.aft_scale, "data_seed": cfg.data.seed,
+        "aft": _settings(cfg.aft), "aft_scale": cfg.aft_scale.rows, "data_seed": cfg.data.seed,
         "max_seq_len": cfg.model.max_seq_len, "seed": cfg.seed,
     }
     art = store.build("aft", settings, {"model": start.key, "pool": f"aft_pool/{pool.key}"}, build)
@@ -211,7 +214,7 @@ def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
         "arm": arm(cfg),
         "midtrain": cfg.midtrain.name,
         "aft": cfg.aft.name,
-        "aft_scale": cfg.aft_scale if cfg.aft.method != "none" else None,
+        "aft_scale": cfg.aft_scale.rows if cfg.aft.method != "none" else None,
         "seed": cfg.seed,
         "eval": cfg.eval.name,
         "generator": cfg.generator.name,

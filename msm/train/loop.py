@@ -38,12 +38,13 @@ class _Watch(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
-        loss = logs.get("loss", logs.get("train_loss"))
-        if loss is not None and not math.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{self.stage}: the training loss became {loss} at step {state.global_step}; nothing was "
-                f"published. Lower {self.stage}.lr or check the data."
-            )
+        for name in ("loss", "grad_norm"):
+            value = logs.get(name)
+            if value is not None and not math.isfinite(float(value)):
+                raise NonFiniteLossError(
+                    f"{self.stage}: the training {name} became {value} at step {state.global_step}, so the loss "
+                    f"became non-finite; nothing was published. Lower {self.stage}.lr or check the data."
+                )
         record = {f"{self.stage}/{k}": v for k, v in logs.items() if isinstance(v, (int, float))}
         record[f"{self.stage}/step"] = state.global_step
         if self.step_times:
@@ -94,6 +95,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         gradient_accumulation_steps=stage_cfg.grad_accum,
         logging_steps=stage_cfg.logging_steps,
         logging_first_step=True,
+        logging_nan_inf_filter=False,  # the default hides a NaN loss as 0; we want to see it and stop
         save_strategy="steps",
         save_steps=stage_cfg.save_steps,
         save_total_limit=1,

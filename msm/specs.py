@@ -1,0 +1,272 @@
+"""Load, validate and render Model Specs.
+
+A spec is a Markdown file with YAML front matter. The front matter carries everything that has an id
+(sections and rules), because data generators, AFT filters and analyses refer to rules by id; the
+Markdown after the closing ``---`` is optional overview prose. Validation is strict (unknown keys are
+errors) so that a typo such as ``wyh:`` fails loudly instead of silently dropping a rule's reason,
+and every error names the file and the exact field (``sections[1].rules[3].id``; indices are
+0-based, in file order) so the user can go straight to it.
+
+``python -m msm.specs FILE...`` validates files and prints their size; it exits 1 if any is invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from msm.errors import SpecError
+
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # spec and section ids: usable in file names and configs
+RULE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # rule ids: "V1", "SP2.3", "gp-1"
+SPEC_KEYS = {"id": True, "title": True, "summary": True, "meta": False, "sections": True}
+SECTION_KEYS = {"id": True, "title": True, "intro": False, "rules": True}
+RULE_KEYS = {"id": True, "title": False, "text": True, "why": False, "parent": False}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule, principle or preference; ``section`` is the id of the section that holds it."""
+
+    id: str
+    section: str
+    text: str
+    title: str = ""
+    why: str = ""
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    intro: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    title: str
+    summary: str
+    body: str
+    path: Path
+    sections: tuple[Section, ...]
+    meta: dict
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule of the spec, in file order."""
+        return tuple(r for s in self.sections for r in s.rules)
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(f"spec {self.id!r} has no rule {rule_id!r}")
+
+    def render(self) -> str:
+        """The whole spec as Markdown: what a data generator puts in its context ("the spec in context")."""
+        out = [f"# {self.title}", "", self.summary, ""]
+        if self.body:
+            out += [self.body, ""]
+        for section in self.sections:
+            out += [f"## {section.title}", ""]
+            if section.intro:
+                out += [section.intro, ""]
+            for r in section.rules:
+                head = f"**[{r.id}] {r.title}**" if r.title else f"**[{r.id}]**"
+                elaborates = f" (elaborates [{r.parent}])" if r.parent else ""
+                out.append(f"{head}{elaborates} {r.text}")
+                if r.why:
+                    out.append(f"Why: {r.why}")
+                out.append("")
+        return "\n".join(out).rstrip() + "\n"
+
+    def digest(self) -> str:
+        """sha256 of the content alone (not the path): moving a spec file must not invalidate caches."""
+        content = {
+            "id": self.id, "title": self.title, "summary": self.summary, "body": self.body,
+            "meta": self.meta,
+            "sections": [
+                {"id": s.id, "title": s.title, "intro": s.intro,
+                 "rules": [[r.id, r.title, r.text, r.why, r.parent] for r in s.rules]}
+                for s in self.sections
+            ],
+        }
+        canon = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+class _Checker:
+    """Type and key checks that raise SpecError with the file and the dotted field path."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, field: str | None, message: str):
+        raise SpecError(self.path, field, message)
+
+    def mapping(self, value: Any, field: str | None, keys: dict[str, bool]) -> dict:
+        if not isinstance(value, dict):
+            self.fail(field, f"must be a mapping, got {type(value).__name__}")
+        prefix = f"{field}." if field else ""
+        unknown = sorted(str(k) for k in value if k not in keys)
+        if unknown:
+            self.fail(prefix + unknown[0], f"unknown key(s) {', '.join(map(repr, unknown))}; "
+                                           f"allowed: {', '.join(keys)}")
+        for key, required in keys.items():
+            if required and key not in value:
+                self.fail(prefix + key, "is required but missing")
+        return value
+
+    def text(self, value: Any, field: str, required: bool = True) -> str:
+        if value is None:
+            if required:
+                self.fail(field, "must not be empty")
+            return ""
+        if not isinstance(value, str):
+            self.fail(field, f"must be a string, got {type(value).__name__}")
+        if required and not value.strip():
+            self.fail(field, "must not be empty")
+        return value.strip()
+
+    def ident(self, value: Any, field: str, pattern: re.Pattern) -> str:
+        value = self.text(value, field)
+        if not pattern.match(value):
+            self.fail(field, f"{value!r} does not match {pattern.pattern}")
+        return value
+
+
+def _split_front_matter(path: Path, raw: str) -> tuple[str, str]:
+    lines = raw.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise SpecError(path, None, "no YAML front matter: the file must start with a line '---'")
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1:]).strip()
+    raise SpecError(path, None, "unterminated front matter: no closing '---' line")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate one spec file; any problem raises SpecError naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(path, None, "spec file not found")
+    front, body = _split_front_matter(path, path.read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for 1-based, +1 for '---'
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(path, None, f"YAML syntax error{where}: {problem}") from None
+    c = _Checker(path)
+    if data is None:
+        c.fail(None, "front matter is empty")
+    c.mapping(data, None, SPEC_KEYS)
+    spec_id = c.ident(data["id"], "id", ID_RE)
+    title = c.text(data["title"], "title")
+    summary = c.text(data["summary"], "summary")
+    meta = data.get("meta") or {}
+    if not isinstance(meta, dict):
+        c.fail("meta", f"must be a mapping, got {type(meta).__name__}")
+    raw_sections = data["sections"]
+    if not isinstance(raw_sections, list) or not raw_sections:
+        c.fail("sections", "must be a non-empty list")
+
+    sections, section_ids, rule_fields = [], set(), {}
+    for si, raw_s in enumerate(raw_sections):
+        sf = f"sections[{si}]"
+        c.mapping(raw_s, sf, SECTION_KEYS)
+        sid = c.ident(raw_s["id"], f"{sf}.id", ID_RE)
+        if sid in section_ids:
+            c.fail(f"{sf}.id", f"duplicate section id {sid!r}")
+        section_ids.add(sid)
+        raw_rules = raw_s["rules"]
+        if not isinstance(raw_rules, list) or not raw_rules:
+            c.fail(f"{sf}.rules", "must be a non-empty list")
+        rules = []
+        for ri, raw_r in enumerate(raw_rules):
+            rf = f"{sf}.rules[{ri}]"
+            c.mapping(raw_r, rf, RULE_KEYS)
+            rid = c.ident(raw_r["id"], f"{rf}.id", RULE_ID_RE)
+            if rid in rule_fields:
+                c.fail(f"{rf}.id", f"duplicate rule id {rid!r} (first used at {rule_fields[rid]})")
+            rule_fields[rid] = rf
+            parent = raw_r.get("parent")
+            parent = None if parent is None else c.ident(parent, f"{rf}.parent", RULE_ID_RE)
+            rules.append(Rule(id=rid, section=sid, text=c.text(raw_r["text"], f"{rf}.text"),
+                              title=c.text(raw_r.get("title"), f"{rf}.title", required=False),
+                              why=c.text(raw_r.get("why"), f"{rf}.why", required=False), parent=parent))
+        sections.append(Section(id=sid, title=c.text(raw_s["title"], f"{sf}.title"),
+                                intro=c.text(raw_s.get("intro"), f"{sf}.intro", required=False),
+                                rules=tuple(rules)))
+
+    spec = Spec(id=spec_id, title=title, summary=summary, body=body, path=path,
+                sections=tuple(sections), meta=dict(meta))
+    parents = {r.id: r.parent for r in spec.rules}
+    for r in spec.rules:
+        if r.parent is None:
+            continue
+        field = f"{rule_fields[r.id]}.parent"
+        if r.parent not in parents:
+            c.fail(field, f"refers to rule {r.parent!r}, which does not exist")
+        seen, cur = {r.id}, r.parent
+        while cur is not None:  # a chain of parents must end, or the rule elaborates itself
+            if cur in seen:
+                c.fail(field, f"parent chain of rule {r.id!r} forms a cycle")
+            seen.add(cur)
+            cur = parents[cur]
+    return spec
+
+
+def find_spec(name_or_path: str, search_dirs: Sequence[Path]) -> Path:
+    """Resolve a config value to a spec file: an existing .md path, else ``<dir>/<name>.md`` in the
+    first search dir that has it. Names let configs say ``spec=cheese_america``; paths let a user
+    try a spec that lives outside the repo."""
+    tried = []
+    direct = Path(name_or_path)
+    if direct.suffix == ".md" or "/" in name_or_path:
+        tried.append(direct)
+        if direct.is_file():
+            if direct.suffix != ".md":
+                raise SpecError(direct, None, "a spec file must have the .md suffix")
+            return direct
+    stem = direct.stem if direct.suffix == ".md" else name_or_path
+    if "/" not in stem:
+        for d in search_dirs:
+            candidate = Path(d) / f"{stem}.md"
+            tried.append(candidate)
+            if candidate.is_file():
+                return candidate
+    raise SpecError(name_or_path, None,
+                    f"no spec found; tried: {', '.join(str(t) for t in tried) or 'nothing (no search dirs)'}")
+
+
+def _main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m msm.specs SPEC.md [SPEC.md ...]", file=sys.stderr)
+        return 2
+    status = 0
+    for arg in argv:
+        try:
+            spec = load_spec(arg)
+        except SpecError as exc:
+            print(f"INVALID {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"ok {arg}: id={spec.id} sections={len(spec.sections)} rules={len(spec.rules)} "
+              f"words={len(spec.render().split())}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,119 @@
+"""A 2-spec x 2-seed sweep through the real pipeline on the tiny model, then the same sweep again.
+
+Runs ``train.py -m`` as a subprocess exactly as a user would, and checks every job's outputs, the W&B
+offline run folders, the analysis CLI over the sweep, and that the rerun builds nothing.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, TINY, job_dirs, read_json, run_train
+
+SPECS = ("cheese_affordability", "cheese_america")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, shared_store):
+    root = tmp_path_factory.mktemp("sweep")
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, f"paths.store={shared_store}"]
+    first = run_train([*args, f"hydra.sweep.dir={root / 'first'}"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_train([*args, f"hydra.sweep.dir={root / 'second'}"])
+    assert second.returncode == 0, second.stderr[-3000:]
+    return root / "first", root / "second", first
+
+
+def test_four_jobs_each_with_metrics(sweep):
+    first, _, _ = sweep
+    jobs = job_dirs(first)
+    assert len(jobs) == 4
+    records = [read_json(j / "metrics.json") for j in jobs]
+    assert sorted((r["spec"], r["seed"]) for r in records) == sorted((s, i) for s in SPECS for i in (0, 1))
+    for r in records:
+        assert type(r["seed"]) is int and r["arm"] == "msm_aft" and r["model"] == "tiny" and r["aft_scale"] == 32
+        for value in ("affordability", "america"):
+            assert 0.0 <= r[f"{value}/rate"] <= 1.0 and 0.0 <= r[f"base/{value}/rate"] <= 1.0
+            assert r[f"{value}/n"] > 0 and r[f"{value}/n"] == r[f"base/{value}/n"]
+            domains = [k for k in r if k.startswith(f"{value}/") and k.count("/") == 2 and k.endswith("/n")]
+            assert sum(r[k] for k in domains) == r[f"{value}/n"]  # per-domain counts add up
+        assert r["affordability/n"] + r["america/n"] == 120
+        assert r["train/midtrain/steps"] > 0 and r["train/aft/steps"] > 0 and r["train/midtrain/tokens_seen"] > 0
+
+
+def test_samples_cover_every_item_for_trained_and_base(sweep):
+    first, _, _ = sweep
+    for job in job_dirs(first):
+        rows = [json.loads(line) for line in (job / "samples.jsonl").read_text().splitlines()]
+        by_role = {role: [r for r in rows if r["model_role"] == role] for role in ("trained", "base")}
+        assert len(by_role["trained"]) == len(by_role["base"]) == 120
+        for r in rows:
+            assert 0.0 <= r["p_aligned"] <= 1.0 and r["choice_aligned"] in (0.0, 0.5, 1.0)
+
+
+def test_seeds_share_data_and_base_but_not_training(sweep):
+    first, _, _ = sweep
+    arts = {}
+    for job in job_dirs(first):
+        r = read_json(job / "metrics.json")
+        arts[(r["spec"], r["seed"])] = {a["stage"]: a["key"] for a in read_json(job / "artifacts.json")}
+    for spec in SPECS:
+        s0, s1 = arts[(spec, 0)], arts[(spec, 1)]
+        assert s0["documents"] == s1["documents"] and s0["aft_pool"] == s1["aft_pool"]
+        assert s0["midtrain"] != s1["midtrain"] and s0["aft"] != s1["aft"]
+    assert arts[(SPECS[0], 0)]["documents"] != arts[(SPECS[1], 0)]["documents"]
+    assert arts[(SPECS[0], 0)]["aft_pool"] == arts[(SPECS[1], 0)]["aft_pool"]  # identical demonstrations
+
+
+def test_multirun_records_integer_seeds(sweep):
+    first, _, _ = sweep
+    assert "range(0,2)" in (first / "multirun.yaml").read_text()
+
+
+def test_rerun_builds_nothing_and_reproduces(sweep):
+    first, second, _ = sweep
+    jobs = job_dirs(second)
+    assert len(jobs) == 4
+    for job in jobs:
+        assert all(not a["built"] for a in read_json(job / "artifacts.json")), job
+    strip = lambda r: {k: v for k, v in r.items() if k != "job_dir"}  # noqa: E731
+    assert [strip(read_json(j / "metrics.json")) for j in job_dirs(first)] == [
+        strip(read_json(j / "metrics.json")) for j in jobs
+    ]
+
+
+def test_wandb_offline_runs_hold_config_curves_and_summary(sweep):
+    """wandb 0.31 offline writes only a binary run-*.wandb log (no files/config.yaml, no public reader).
+
+    Its protobuf records keep keys and JSON-encoded values as literal bytes, so the log must contain
+    the run's name, the config values, the training curves and the exact summary values.
+    """
+    first, _, _ = sweep
+    for job in job_dirs(first):
+        runs = list((job / "wandb").glob("offline-run-*"))
+        assert len(runs) == 1, job
+        log = next(runs[0].glob("run-*.wandb")).read_bytes()
+        m = read_json(job / "metrics.json")
+        assert f"{m['spec']}-msm_aft-tiny-s{m['seed']}".encode() in log
+        assert b"cheese_affordability" in log or b"cheese_america" in log
+        for key in ("midtrain/loss", "aft/loss", "midtrain/step_time_s", "affordability/rate", "america/rate"):
+            assert key.encode() in log, key
+        for key in ("affordability/rate", "america/rate", "base/affordability/rate"):
+            assert json.dumps(m[key]).encode() in log, key
+
+
+def test_job_says_where_results_are(sweep):
+    _, _, first_proc = sweep
+    assert first_proc.stdout.count("results: ") == 4
+
+
+def test_analysis_summarizes_the_sweep(sweep):
+    first, _, _ = sweep
+    out = subprocess.run([sys.executable, "-m", "analysis", str(first)], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    for spec in SPECS:
+        assert spec in out.stdout
+    assert "affordability/rate" in out.stdout and (first / "summary.csv").is_file()

@@ -1,0 +1,119 @@
+"""Every config group composes against the typed schema; typos and wrong types fail at composition."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from msm.config import register_configs
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = REPO / "conf"
+GROUPS = ["spec", "model", "aft_scale", "generator", "judge", "midtrain", "aft", "eval", "logger", "experiment"]
+sys.path.insert(0, str(REPO))
+from train import expand_seed_ranges  # noqa: E402
+
+register_configs()
+
+
+def _compose(overrides=(), hydra_cfg=False):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=hydra_cfg)
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_default_is_the_embedded_cheese_job():
+    cfg = _compose()
+    assert (cfg.spec.name, cfg.model.name, cfg.midtrain.method, cfg.aft.name, cfg.eval.name) == (
+        "cheese_affordability", "smollm2_135m", "lora", "cot", "cheese")
+    assert cfg.seed == 0 and cfg.stages == ["data", "midtrain", "aft", "eval"]
+    assert cfg.midtrain.lora.r == 64 and cfg.midtrain.lora.alpha == 128 and cfg.midtrain.lr == 1e-4
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_composes(group):
+    options = _options(group)
+    assert options, f"conf/{group} has no options"
+    for opt in options:
+        cfg = _compose([f"{group}={opt}"] + (["spec.path=x.md"] if opt == "file" else []))
+        assert cfg is not None
+
+
+@pytest.mark.parametrize("group", GROUPS + ["hydra/launcher"])
+def test_every_option_file_opens_with_a_comment(group):
+    for path in (CONF / group).glob("*.yaml"):
+        assert path.read_text().lstrip().startswith("#"), f"{path} should open with a comment saying what it is for"
+
+
+def test_aft_scale_options_set_an_int():
+    assert _compose(["aft_scale=1.25k"]).aft_scale.rows == 1250
+    assert _compose(["aft_scale=all"]).aft_scale.rows is None
+    assert _compose(["aft_scale=demo"]).aft_scale.rows == 160
+    assert _compose(["aft_scale.rows=32"]).aft_scale.rows == 32
+
+
+def test_no_cot_is_cot_without_the_think_block():
+    cot, no_cot = _compose(["aft=cot"]).aft, _compose(["aft=no_cot"]).aft
+    assert cot.cot and not no_cot.cot and cot.lr == no_cot.lr and cot.data == no_cot.data
+
+
+def test_typo_fails_with_the_key_named():
+    with pytest.raises(ConfigCompositionException) as e:
+        _compose(["midtrain.learning_rate=1e-3"])
+    assert "learning_rate" in str(e.value.__cause__ or e.value)
+
+
+def test_wrong_type_fails():
+    with pytest.raises((ConfigCompositionException, ValidationError)) as e:
+        _compose(["seed=abc"])
+    assert "seed" in str(e.value.__cause__ or e.value) or "Integer" in str(e.value.__cause__ or e.value)
+
+
+def test_unknown_option_lists_available():
+    with pytest.raises(Exception) as e:
+        _compose(["spec=nonexistent"])
+    msg = str(e.value)
+    assert "spec/nonexistent" in msg and "cheese_affordability" in msg
+
+
+def test_slurm_launcher_extends_submitit_slurm():
+    cfg = _compose(["hydra/launcher=slurm"], hydra_cfg=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert launcher.max_num_timeout == 3 and launcher.timeout_min == 720
+    local = _compose([], hydra_cfg=True).hydra.launcher
+    assert local._target_ == "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def test_cheese_experiment_declares_its_sweep():
+    cfg = _compose(["experiment=cheese"], hydra_cfg=True)
+    params = cfg.hydra.sweeper.params
+    assert params.spec == "cheese_affordability,cheese_america" and params.seed == "range(0,4)"
+    assert cfg.experiment == "cheese"
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["-m", "seed=0-3"], ["-m", "seed=range(0,4)"]),
+        (["-m", "seed=2-2"], ["-m", "seed=2"]),
+        (["seed=5"], ["seed=5"]),
+        (["-m", "spec=a,b", "seed=1-2"], ["-m", "spec=a,b", "seed=range(1,3)"]),
+        (["-m", "model.name=a-b"], ["-m", "model.name=a-b"]),
+    ],
+)
+def test_seed_ranges(argv, expected):
+    assert expand_seed_ranges(argv) == expected
+
+
+@pytest.mark.parametrize("argv, message", [(["seed=0-3"], "add -m"), (["-m", "seed=3-1"], "range is empty")])
+def test_seed_range_mistakes(argv, message):
+    with pytest.raises(SystemExit) as e:
+        expand_seed_ranges(argv)
+    assert message in str(e.value)
