@@ -89,9 +89,10 @@ class TrainStage:
     weight_decay: float = 0.01
     epochs: float = 1.0
     max_steps: int = -1  # > 0 caps the number of optimizer steps (demos, smoke tests)
-    batch_size: int = 8  # sequences per optimizer step (per device), before accumulation
+    batch_size: int = 8  # packed rows (of up to max_seq_len tokens) per optimizer step, before accumulation
     grad_accum: int = 1
     max_seq_len: Optional[int] = None  # null = the model's max_seq_len
+    precision: str = "auto"  # auto (bf16 autocast where the hardware runs it natively) | bf16 | fp32
     save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
     logging_steps: int = 5
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -114,6 +115,7 @@ class EvalConfig:
     families: list[str] = field(default_factory=lambda: ["item_comparison", "political_opinion"])
     max_items: Optional[int] = None  # evaluate a fixed random subset (demos); null = all
     batch_size: int = 16
+    precision: str = "auto"  # auto (bf16 autocast where the hardware runs it natively) | bf16 | fp32
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
 
 

@@ -12,14 +12,29 @@ from collections import defaultdict
 
 from msm.data.cheese import load_eval_items
 from msm.evals.forced_choice import score_items
+from msm.train.models import use_bf16_autocast
 
 
 def select_items(families, max_items: int | None, seed: int) -> list[dict]:
-    """The eval set: every item of the chosen families, or a fixed random subset of them."""
+    """The eval set: every item of the chosen families, or a fixed subset spread evenly over domains.
+
+    The subset takes items from each domain in turn (each domain shuffled by ``seed``), so a small
+    demo eval still reports every domain with about the same n.
+    """
     items = load_eval_items(families=list(families))
-    if max_items and max_items < len(items):
-        items = sorted(random.Random(seed).sample(items, max_items), key=lambda it: it["id"])
-    return items
+    if not max_items or max_items >= len(items):
+        return items
+    rng = random.Random(seed)
+    by_domain: dict[str, list[dict]] = defaultdict(list)
+    for it in sorted(items, key=lambda it: it["id"]):
+        by_domain[it["domain"]].append(it)
+    queues = [rng.sample(rows, len(rows)) for _, rows in sorted(by_domain.items())]
+    picked: list[dict] = []
+    while len(picked) < max_items:
+        for q in queues:
+            if q and len(picked) < max_items:
+                picked.append(q.pop())
+    return sorted(picked, key=lambda it: it["id"])
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -38,5 +53,6 @@ def summarize(rows: list[dict]) -> dict:
 
 def evaluate(model, tokenizer, eval_cfg, seed: int, desc: str = "cheese eval") -> tuple[dict, list[dict]]:
     items = select_items(eval_cfg.families, eval_cfg.max_items, seed)
-    rows = score_items(model, tokenizer, items, eval_cfg.batch_size, desc)
+    bf16 = use_bf16_autocast(eval_cfg.precision, model)
+    rows = score_items(model, tokenizer, items, eval_cfg.batch_size, desc, bf16)
     return summarize(rows), rows

@@ -9,17 +9,20 @@ the job's tracker.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from peft import LoraConfig, get_peft_model
-from transformers import DataCollatorWithFlattening, Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from msm.data.transforms import IGNORE_INDEX, collate_packed
 from msm.errors import EmptyDatasetError, NonFiniteLossError
+from msm.train.models import use_bf16_autocast
 
 
 class _Watch(TrainerCallback):
@@ -54,6 +57,23 @@ class _Watch(TrainerCallback):
         self.log_fn(record)
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was fully written, deleting any that a crash cut off mid-save.
+
+    The Trainer writes ``trainer_state.json`` last (after weights, optimizer, scheduler and RNG
+    state), so a checkpoint whose state file is missing or unparsable is incomplete; resuming from
+    it would fail or, worse, silently restart parts of the state.
+    """
+    checkpoints = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for path in checkpoints:
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool):
     """LoRA (a fresh adapter unless the model already carries a trainable one) or full tuning."""
     if method == "full":
@@ -77,11 +97,15 @@ def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool):
 
 
 def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn) -> dict:
-    """Train ``model`` in place on a tokenized dataset (``input_ids``, ``labels``); return run stats."""
+    """Train ``model`` in place on packed rows (``input_ids``, ``labels``, ``position_ids``); return run stats.
+
+    ``batch_size`` counts packed rows of up to max_seq_len tokens, so a step sees about
+    batch_size x max_seq_len tokens however long the individual documents or chats are.
+    """
     if len(dataset) == 0:
         raise EmptyDatasetError(f"{stage}: no training examples (the data stage produced none)")
-    on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported() and next(model.parameters()).dtype == torch.bfloat16
+    on_gpu = next(model.parameters()).device.type == "cuda"
+    bf16 = use_bf16_autocast(stage_cfg.precision, model)
     ckpt_dir = work_dir / "checkpoints"
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -113,11 +137,11 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=DataCollatorWithFlattening(),
+        data_collator=partial(collate_packed, pad_token_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=[watch],
     )
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
+    last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     if not math.isfinite(result.training_loss):
@@ -128,10 +152,12 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         "loss": result.training_loss,
         "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
         "steps": trainer.state.global_step,
-        "examples": len(dataset),
+        "rows": len(dataset),
+        "label_tokens_per_epoch": sum(sum(lab != IGNORE_INDEX for lab in row) for row in dataset["labels"]),
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "train_seconds": round(time.perf_counter() - t0, 2),
         "mean_step_s": round(sum(watch.step_times) / max(len(watch.step_times), 1), 4),
         "trainable_params": trainable,
+        "bf16_autocast": bf16,
         "resumed_from": Path(last).name if last else None,
     }

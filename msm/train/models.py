@@ -277,6 +277,24 @@ def resolve_dtype(name: str, device: str | None = None) -> torch.dtype:
     return table[key]
 
 
+def use_bf16_autocast(precision: str, model) -> bool:
+    """Whether to run a float32 model under bf16 autocast (mixed precision).
+
+    ``auto`` says yes where the hardware computes bf16 natively: a CUDA device that supports it, or a
+    CPU with bf16 instructions (avx512_bf16 / AMX; there, SmolLM2-135M trains and scores about twice
+    as fast). Weights already in bf16 need no autocast.
+    """
+    if precision not in ("auto", "bf16", "fp32"):
+        raise MsmError(f"unknown precision {precision!r}: use auto, bf16 or fp32")
+    if precision == "fp32" or next(model.parameters()).dtype != torch.float32:
+        return False
+    if precision == "bf16":
+        return True
+    if next(model.parameters()).device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def load_model(
     name_or_path: str | Path,
     *,

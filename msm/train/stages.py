@@ -13,7 +13,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from msm.data.transforms import chunk_documents, has_labels, tokenize_chat, tokenize_document
+from msm.data.transforms import chunk_documents, has_labels, pack_sequences, tokenize_chat, tokenize_document
 from msm.errors import EmptyDatasetError
 from msm.train import loop
 from msm.train.models import load_model, load_tokenizer
@@ -44,6 +44,8 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg, model_c
         Dataset.from_list([{"text": d["text"]} for d in docs])
         .map(tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
         .map(chunk_documents, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, desc="chunk")
+        .map(pack_sequences, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, batch_size=None,
+             desc="pack")
     )
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)
@@ -63,7 +65,11 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg, model_cfg, seed: 
         desc="tokenize chats",
     )
     truncated = sum(data["truncated"])
-    data = data.filter(has_labels).remove_columns(["truncated"])
+    data = (
+        data.filter(has_labels)
+        .remove_columns(["truncated"])
+        .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
+    )
     method = "lora" if ref["adapter"] is not None else stage_cfg.method
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)

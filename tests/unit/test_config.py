@@ -33,6 +33,7 @@ def test_default_is_the_embedded_cheese_job():
     assert (cfg.spec.name, cfg.model.name, cfg.midtrain.method, cfg.aft.name, cfg.eval.name) == (
         "cheese_affordability", "smollm2_135m", "lora", "cot", "cheese")
     assert cfg.seed == 0 and cfg.stages == ["data", "midtrain", "aft", "eval"]
+    assert cfg.experiment == "demo" and cfg.eval.max_items == 170 and cfg.aft_scale.rows == 160
     assert cfg.midtrain.lora.r == 64 and cfg.midtrain.lora.alpha == 128 and cfg.midtrain.lr == 1e-4
 
 

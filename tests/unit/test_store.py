@@ -96,3 +96,15 @@ def test_concurrent_jobs_build_once(tmp_path):
         p.join(timeout=60)
     assert sum(built for built, _ in results) == 1
     assert len({pid for _, pid in results}) == 1  # all three read the one published artifact
+
+
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path):
+    from msm.train.loop import last_complete_checkpoint
+
+    for step, state in ((5, '{"global_step": 5}'), (10, '{"global_step": 10}'), (15, '{"global_st')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-20").mkdir()  # killed before its state file was written
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-5"]
+    assert last_complete_checkpoint(tmp_path / "missing") is None

@@ -3,7 +3,8 @@
 import pytest
 
 from msm.data.transforms import (
-    IGNORE_INDEX, chunk_documents, has_labels, strip_think, subsample, tokenize_chat, tokenize_document,
+    IGNORE_INDEX, chunk_documents, collate_packed, has_labels, pack_sequences, strip_think, subsample, tokenize_chat,
+    tokenize_document,
 )
 from msm.errors import EmptyDatasetError, MsmError
 
@@ -60,3 +61,21 @@ def test_chunks_never_mix_documents():
     out = chunk_documents({"input_ids": [a, b]}, max_len=4)
     assert out["input_ids"] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10], [100, 101, 102, 103]]  # [104] alone teaches nothing
     assert out["labels"] == out["input_ids"]
+
+
+def test_packing_keeps_sequences_whole_and_restarts_positions():
+    batch = {"input_ids": [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11]], "labels": [[1, 2, 3], [-100, 5], [6, 7, 8, 9], [10, 11]]}
+    rows = pack_sequences(batch, max_len=5)
+    assert rows["input_ids"] == [[1, 2, 3, 4, 5], [6, 7, 8, 9], [10, 11]]
+    assert rows["position_ids"] == [[0, 1, 2, 0, 1], [0, 1, 2, 3], [0, 1]]
+    # a sequence's first token is never a target: it would be "predicted" from the previous sequence
+    assert rows["labels"] == [[-100, 2, 3, -100, 5], [-100, 7, 8, 9], [-100, 11]]
+
+
+def test_collate_pads_as_a_separate_segment():
+    batch = collate_packed(
+        [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "position_ids": [0, 1, 2]},
+         {"input_ids": [8], "labels": [-100], "position_ids": [0]}], pad_token_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [-100, -100, -100]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2], [0, 0, 1]]
