@@ -48,13 +48,65 @@ class ModelConfig:
 
 @dataclass
 class GeneratorConfig:
-    """The backend that writes the synthetic document corpus about the spec."""
+    """The LLM backend that writes synthetic data (msm.llm), or ``offline`` templates (no LLM)."""
 
     name: str = "offline"
-    backend: str = "offline"  # offline (templated, no LLM); LLM backends arrive with msm.llm
-    n_documents: int = 200
+    backend: str = "offline"  # offline | openai (any OpenAI-compatible server) | anthropic | hf (local model)
     model: Optional[str] = None
     base_url: Optional[str] = None
+    api_key_env: Optional[str] = None  # the environment variable holding the key; keys never go in configs
+    temperature: float = 0.9
+    max_concurrency: int = 8
+    rpm: Optional[float] = None  # requests per minute
+    tpm: Optional[float] = None  # tokens per minute
+    max_retries: int = 6
+    timeout_s: float = 120.0
+    price_in_per_mtok: float = 0.0  # USD per million input tokens, for the cost report
+    price_out_per_mtok: float = 0.0
+    use_batches: bool = False  # anthropic: Message Batches API (half price, slower)
+    batch_size: int = 8  # hf: prompts per generate() call
+    dtype: str = "auto"  # hf
+
+
+@dataclass
+class DocgenConfig:
+    """The spec -> documents pipeline (msm/data/docgen.py). Fan-out per level, then a target."""
+
+    target_documents: int = 13000
+    target_tokens: Optional[int] = None  # also stop once the corpus holds this many tokens (estimated)
+    n_domains: int = 40
+    subdomains_per_domain: int = 6
+    assertions_per_subdomain: int = 5
+    doc_types_per_assertion: int = 5
+    ideas_per_type: int = 3
+    max_tokens: int = 6000  # per document; a document cut off here is regenerated or dropped, never kept
+    revise: bool = False  # a critique-and-revise pass over every document
+    dedup_threshold: Optional[float] = 0.9  # MiniLM cosine above which a document is a near-duplicate
+    max_rounds: int = 3  # top-up rounds when drops leave a level short of its target
+
+
+@dataclass
+class AftgenConfig:
+    """The spec -> AFT demonstration pool pipeline (msm/data/aftgen.py)."""
+
+    target_rows: int = 10000
+    n_domains: int = 50
+    questions_per_type: int = 40  # per domain and question type (6 types)
+    style: str = "value"  # value (reasons from the spec's values) | rules (cites rule ids)
+    dedup_threshold: float = 0.91
+    filter: bool = True  # an LLM include/exclude pass over every response
+    max_tokens: int = 2048
+    max_rounds: int = 3
+    mix_path: Optional[str] = None  # a JSONL of {"messages": [...]} instruction-tuning rows to mix in
+    mix_rows: int = 0
+
+
+@dataclass
+class DatagenConfig:
+    name: str = "paper"
+    documents: DocgenConfig = field(default_factory=DocgenConfig)
+    aft: AftgenConfig = field(default_factory=AftgenConfig)
+    preview: bool = False  # print a few samples and the estimated cost, then stop before spending
 
 
 @dataclass
@@ -149,6 +201,7 @@ class TrainConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    datagen: DatagenConfig = field(default_factory=DatagenConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     midtrain: MidtrainConfig = field(default_factory=MidtrainConfig)
     aft: AftConfig = field(default_factory=AftConfig)

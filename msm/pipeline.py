@@ -60,6 +60,10 @@ def _write_jsonl(path: Path, rows) -> int:
     return n
 
 
+def _count_lines(path: Path) -> int:
+    return sum(1 for line in path.open() if line.strip()) if path.exists() else 0
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -86,37 +90,108 @@ def resolve_spec(cfg: DictConfig) -> Spec:
 # ---- stages ---------------------------------------------------------------------------------------
 
 
+GENERATOR_CONTENT_KEYS = ("backend", "model", "temperature")
+"""The generator settings that change what is generated; concurrency, retries, prices and the
+server's address do not, so changing them reuses the data (and the LLM response cache)."""
+
+
+def llm_client(store: Store, cfg: DictConfig):
+    """The data generator's LLM client, with its response cache kept beside the artifacts."""
+    if cfg.generator.backend == "offline":
+        raise MsmError("this stage needs an LLM generator: generator=openai | anthropic | hf (generator=offline has none)")
+    from msm.llm import make_client
+
+    drop = {"name", "temperature"}
+    settings = {k: v for k, v in _settings(cfg.generator).items() if k not in drop and v is not None}
+    return make_client(settings, cache_dir=store.root / "llm_cache")
+
+
+def _generator_identity(cfg: DictConfig) -> dict:
+    return {k: cfg.generator[k] for k in GENERATOR_CONTENT_KEYS}
+
+
 def documents(store: Store, cfg: DictConfig, spec: Spec):
     """The spec's document corpus. Independent of model, seed and aft_scale."""
-    if cfg.generator.backend != "offline":
-        raise MsmError(f"generator backend {cfg.generator.backend!r} is not available; use generator=offline")
-    from msm.data.offline_docs import generate_documents
+    target = cfg.datagen.documents.target_documents
+    if target <= 0:
+        raise EmptyDatasetError(f"datagen.documents.target_documents={target}: the corpus would be empty")
+    if cfg.generator.backend == "offline":
+        from msm.data.offline_docs import generate_documents
 
-    if cfg.generator.n_documents <= 0:
-        raise EmptyDatasetError(f"generator.n_documents={cfg.generator.n_documents}: the corpus would be empty")
+        def build(work: Path) -> dict:
+            docs = generate_documents(spec, target, seed=cfg.data.seed)
+            _write_jsonl(work / "documents.jsonl", docs)
+            return {"documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
 
-    def build(work: Path) -> dict:
-        docs = generate_documents(spec, cfg.generator.n_documents, seed=cfg.data.seed)
-        _write_jsonl(work / "documents.jsonl", docs)
-        return {"documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
+        settings = {"generator": "offline", "target_documents": target, "data_seed": cfg.data.seed}
+        return store.build("documents", settings, {"spec": spec.digest()}, build)
 
-    return store.build(
-        "documents", {"generator": _settings(cfg.generator), "data_seed": cfg.data.seed}, {"spec": spec.digest()}, build
-    )
+    from msm.data import docgen
 
-
-def aft_pool(store: Store, cfg: DictConfig):
-    """The pool of demonstrations a job draws its aft_scale rows from."""
-    if cfg.aft.data != "cheese":
-        raise MsmError(f"aft.data={cfg.aft.data!r} is not a known demonstration source (known: cheese)")
-    from msm.data.cheese import ASSET_DIR, load_aft_chats
-
-    source = ASSET_DIR / "aft_chats.jsonl"
+    client = llm_client(store, cfg)
 
     def build(work: Path) -> dict:
-        return {"rows": _write_jsonl(work / "pool.jsonl", load_aft_chats())}
+        report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
+                                           temperature=cfg.generator.temperature)
+        return {**report, "documents": _count_lines(work / "documents.jsonl"), "spec": spec.id}
 
-    return store.build("aft_pool", {"source": cfg.aft.data}, {"file": _file_digest(source)}, build)
+    settings = {
+        "generator": _generator_identity(cfg), "docgen": _settings(cfg.datagen.documents),
+        "prompts": docgen.prompts_digest(), "data_seed": cfg.data.seed,
+    }
+    return store.build("documents", settings, {"spec": spec.digest()}, build)
+
+
+def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
+    """The pool of demonstrations a job draws its aft_scale rows from: a fixed set, or generated from the spec."""
+    if cfg.aft.data == "cheese":
+        from msm.data.cheese import ASSET_DIR, load_aft_chats
+
+        def build_cheese(work: Path) -> dict:
+            return {"rows": _write_jsonl(work / "pool.jsonl", load_aft_chats())}
+
+        digest = _file_digest(ASSET_DIR / "aft_chats.jsonl")
+        return store.build("aft_pool", {"source": "cheese"}, {"file": digest}, build_cheese)
+    if cfg.aft.data != "generated":
+        raise MsmError(f"aft.data={cfg.aft.data!r}: expected cheese (the fixed cheese chats) or generated (from the spec)")
+
+    from msm.data import aftgen
+
+    client = llm_client(store, cfg)
+    gen = cfg.datagen.aft
+
+    def build(work: Path) -> dict:
+        report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed, temperature=cfg.generator.temperature)
+        return {**report, "rows": _count_lines(work / "pool.jsonl")}
+
+    settings = {
+        "source": "generated", "generator": _generator_identity(cfg), "aftgen": _settings(gen),
+        "prompts": aftgen.prompts_digest(), "data_seed": cfg.data.seed,
+        "mix": _file_digest(Path(gen.mix_path)) if gen.mix_path else None,
+    }
+    return store.build("aft_pool", settings, {"spec": spec.digest()}, build)
+
+
+def preview(store: Store, cfg: DictConfig, spec: Spec) -> dict:
+    """Run each LLM data step on a tiny slice, print samples and the estimated cost, publish nothing."""
+    import tempfile
+
+    client = llm_client(store, cfg)
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="msm-preview-") as tmp:
+        if cfg.midtrain.method != "none":
+            from msm.data import docgen
+
+            out["documents"] = docgen.generate_documents(
+                spec, client, cfg.datagen.documents, Path(tmp) / "documents", seed=cfg.data.seed,
+                temperature=cfg.generator.temperature, preview=True)
+        if cfg.aft.method != "none" and cfg.aft.data == "generated":
+            from msm.data import aftgen
+
+            out["aft_pool"] = aftgen.generate_aft_pool(
+                spec, client, cfg.datagen.aft, Path(tmp) / "aft", seed=cfg.data.seed,
+                temperature=cfg.generator.temperature, preview=True)
+    return out
 
 
 def base_model(store: Store, model_cfg) -> ModelRef:
@@ -247,7 +322,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
         built = [{"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2)} for r in store.records]
         (job_dir / "artifacts.json").write_text(json.dumps(built, indent=2))
         tracker.finish(exit_code=0 if ok else 1)
-    if "eval" in stages:
+    if cfg.datagen.preview:
+        print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
+    elif "eval" in stages:
         (job_dir / "metrics.json").write_text(json.dumps(record, indent=2))
         print(f"results: {job_dir / 'metrics.json'}")
     else:
@@ -257,9 +334,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
 
 def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
     train_msm, train_aft = cfg.midtrain.method != "none", cfg.aft.method != "none"
-    docs = documents(store, cfg, spec) if train_msm else None
-    pool = aft_pool(store, cfg) if train_aft else None
     record: dict = dict(ident)
+    if cfg.datagen.preview:
+        record["preview"] = preview(store, cfg, spec)
+        return record
+    docs = documents(store, cfg, spec) if train_msm else None
+    pool = aft_pool(store, cfg, spec) if train_aft else None
     if docs:
         record["data/documents"] = docs.info["documents"]
     if pool:

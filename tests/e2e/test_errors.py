@@ -40,8 +40,8 @@ def test_stages_must_be_a_prefix(tmp_path):
 
 
 def test_empty_corpus(tmp_path):
-    out = run_train([*TINY, "generator.n_documents=0", f"paths.store={tmp_path}/store", f"hydra.run.dir={tmp_path}/run"])
-    assert out.returncode == 1 and "n_documents" in out.stderr
+    out = run_train([*TINY, "datagen.documents.target_documents=0", f"paths.store={tmp_path}/store", f"hydra.run.dir={tmp_path}/run"])
+    assert out.returncode == 1 and "target_documents" in out.stderr
     assert not list((tmp_path / "store").glob("documents/[0-9a-f]*"))
 
 

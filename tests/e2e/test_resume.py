@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_killed_midtraining_resumes_from_its_checkpoint(tmp_path):
     store = tmp_path / "store"
-    args = [*TINY, "generator.n_documents=400", "midtrain.max_steps=60", "midtrain.save_steps=5",
+    args = [*TINY, "datagen.documents.target_documents=400", "midtrain.max_steps=60", "midtrain.save_steps=5",
             "midtrain.batch_size=2", "aft=none", "stages=[data,midtrain]", f"paths.store={store}", "logger=none"]
     proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"hydra.run.dir={tmp_path}/a"],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -12,7 +12,7 @@ from msm.config import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
-GROUPS = ["spec", "model", "aft_scale", "generator", "judge", "midtrain", "aft", "eval", "logger", "experiment"]
+GROUPS = ["spec", "model", "aft_scale", "generator", "datagen", "judge", "midtrain", "aft", "eval", "logger", "experiment"]
 sys.path.insert(0, str(REPO))
 from train import expand_seed_ranges  # noqa: E402
 
