@@ -47,11 +47,15 @@ class ModelConfig:
 
 
 @dataclass
-class GeneratorConfig:
-    """The LLM backend that writes synthetic data (msm.llm), or ``offline`` templates (no LLM)."""
+class LLMConfig:
+    """An LLM backend (msm.llm): the ``generator`` that writes synthetic data, or the ``judge`` that grades.
+
+    ``backend`` is openai (any OpenAI-compatible server) | anthropic | hf (a local model), or
+    ``offline`` (generator: templates, no LLM) / ``none`` (judge: no LLM judge).
+    """
 
     name: str = "offline"
-    backend: str = "offline"  # offline | openai (any OpenAI-compatible server) | anthropic | hf (local model)
+    backend: str = "offline"
     model: Optional[str] = None
     base_url: Optional[str] = None
     api_key_env: Optional[str] = None  # the environment variable holding the key; keys never go in configs
@@ -66,6 +70,7 @@ class GeneratorConfig:
     use_batches: bool = False  # anthropic: Message Batches API (half price, slower)
     batch_size: int = 8  # hf: prompts per generate() call
     dtype: str = "auto"  # hf
+    max_tokens: int = 1024  # judge: room for its reasoning and verdict
 
 
 @dataclass
@@ -110,16 +115,6 @@ class DatagenConfig:
 
 
 @dataclass
-class JudgeConfig:
-    """The backend that grades free-text eval responses (unused by log-prob evals such as cheese)."""
-
-    name: str = "none"
-    backend: str = "none"
-    model: Optional[str] = None
-    base_url: Optional[str] = None
-
-
-@dataclass
 class LoraConfig:
     r: int = 64
     alpha: int = 128
@@ -158,14 +153,25 @@ class MidtrainConfig(TrainStage):
 @dataclass
 class AftConfig(TrainStage):
     cot: bool = True  # keep the <think> block (cot) or strip it (no_cot)
-    data: str = "cheese"  # where demonstrations come from: cheese (msm/data/assets/cheese)
+    data: str = "cheese"  # cheese (the fixed cheese chats) | generated (from the spec by the generator)
 
 
 @dataclass
 class EvalConfig:
-    name: str = "cheese"
+    name: str = "cheese"  # cheese | agentic
+    # cheese: log-probability forced choice
     families: list[str] = field(default_factory=lambda: ["item_comparison", "political_opinion"])
-    max_items: Optional[int] = None  # evaluate a fixed random subset (demos); null = all
+    max_items: Optional[int] = None  # evaluate a fixed subset spread over domains (demos); null = all
+    # agentic: sampled responses to scenario conditions, graded by the judge
+    grid: str = "paper"  # a named condition grid (msm/evals/agentic/scenarios/grids.yaml)
+    samples_per_condition: Optional[int] = None  # null = the grid's own advice
+    temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
+    max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
+    sampler: str = "hf"  # hf (the trained model itself, batched) | openai (a served model: sampler_model at sampler_base_url)
+    sampler_model: Optional[str] = None
+    sampler_base_url: Optional[str] = None
+    policy_misuse: bool = True  # also judge the scratchpad for policy misuse
+    contamination_n: int = 8  # n-gram size for the training-data contamination report
     batch_size: int = 16
     precision: str = "auto"  # auto (bf16 autocast where the hardware runs it natively) | bf16 | fp32
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
@@ -200,9 +206,9 @@ class PathsConfig:
 class TrainConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    generator: LLMConfig = field(default_factory=LLMConfig)
     datagen: DatagenConfig = field(default_factory=DatagenConfig)
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    judge: LLMConfig = field(default_factory=lambda: LLMConfig(name="none", backend="none", temperature=0.0))
     midtrain: MidtrainConfig = field(default_factory=MidtrainConfig)
     aft: AftConfig = field(default_factory=AftConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
