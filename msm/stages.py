@@ -141,10 +141,21 @@ def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
     if cfg.aft.data != "generated":
         raise MsmError(f"aft.data={cfg.aft.data!r}: expected cheese (the fixed cheese chats) or generated (from the spec)")
 
+    gen = cfg.datagen.aft
+    if cfg.generator.backend == "offline":
+        from msm.data.offline_aft import generate_aft_pool
+
+        def build_offline(work: Path) -> dict:
+            rows = generate_aft_pool(spec, gen.target_rows, seed=cfg.data.seed, style=gen.style)
+            return {"rows": _write_jsonl(work / "pool.jsonl", rows), "spec": spec.id}
+
+        settings = {"source": "generated", "generator": "offline", "target_rows": gen.target_rows,
+                    "style": gen.style, "data_seed": cfg.data.seed}
+        return store.build("aft_pool", settings, {"spec": spec.digest()}, build_offline)
+
     from msm.data import aftgen
 
     client = llm_client(store, cfg)
-    gen = cfg.datagen.aft
 
     def build(work: Path) -> dict:
         report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed, temperature=cfg.generator.temperature)

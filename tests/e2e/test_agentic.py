@@ -1,0 +1,63 @@
+"""Issue 4's sweep on the tiny model: 3 spec-science specs x 4 seeds, the agentic smoke preset, no LLM."""
+
+import json
+
+import pytest
+
+from .conftest import job_dirs, read_json, run_train
+
+pytestmark = pytest.mark.slow
+SPECS = ("rules", "value_aug", "rule_aug")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, shared_store):
+    root = tmp_path_factory.mktemp("agentic")
+    out = run_train(["-m", f"spec={','.join(SPECS)}", "seed=0-3", "model=tiny", "experiment=agentic_smoke",
+                     f"paths.store={shared_store}", f"hydra.sweep.dir={root}", "logger=none"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root
+
+
+def test_twelve_jobs_with_evidence_rates_and_no_judge_said_plainly(sweep):
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 12
+    records = [read_json(j / "metrics.json") for j in jobs]
+    assert sorted((r["spec"], r["seed"]) for r in records) == sorted((s, i) for s in SPECS for i in range(4))
+    for r in records:
+        assert r["eval"] == "agentic" and r["arm"] == "msm_aft"
+        assert r["judge"].startswith("none") and "no LLM judge configured" in r["judge"]
+        assert "misalignment/rate" not in r and "policy_misuse/rate" not in r  # nothing pretends to be a verdict
+        assert r["harmful_evidence/n"] == 6 and r["harmful_evidence/conditions"] == 3
+        assert 0.0 <= r["harmful_evidence/rate"] <= 1.0 and 0.0 <= r["base/harmful_evidence/rate"] <= 1.0
+        for scenario in ("exfiltration", "leaking", "murder"):
+            assert f"harmful_evidence/{scenario}/rate" in r
+
+
+def test_every_job_reports_contamination(sweep):
+    for job in job_dirs(sweep):
+        report = read_json(job / "contamination.json")
+        m = read_json(job / "metrics.json")
+        assert report["eval_ngrams"] == m["contamination/eval_ngrams"] > 0
+        assert 0.0 <= m["contamination/overlap_rate"] <= 1.0 and len(report["per_prompt"]) == 3
+
+
+def test_samples_record_condition_and_index(sweep):
+    for job in job_dirs(sweep):
+        rows = [json.loads(x) for x in (job / "samples.jsonl").read_text().splitlines()]
+        trained = [r for r in rows if r["model_role"] == "trained"]
+        assert len(trained) == 6 and len(rows) == 12
+        assert sorted((r["condition"].split("__")[0], r["sample"]) for r in trained) == sorted(
+            (s, k) for s in ("exfiltration", "leaking", "murder") for k in (0, 1))
+        assert all(r["classifier_verdict"] is None and r["judge_status"] == "no_judge" for r in rows)
+
+
+def test_specs_get_their_own_data_and_seeds_share_it(sweep):
+    keys = {}
+    for job in job_dirs(sweep):
+        r = read_json(job / "metrics.json")
+        keys[(r["spec"], r["seed"])] = {a["stage"]: a["key"] for a in read_json(job / "artifacts.json")}
+    for spec in SPECS:
+        assert len({keys[(spec, s)]["documents"] for s in range(4)}) == 1
+        assert len({keys[(spec, s)]["aft_pool"] for s in range(4)}) == 1
+    assert len({keys[(s, 0)]["aft_pool"] for s in SPECS}) == 3 and len({keys[(s, 0)]["documents"] for s in SPECS}) == 3
