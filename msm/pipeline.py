@@ -9,7 +9,6 @@ decides which stages a job needs, in which order, and what the job writes to its
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from msm import stages as st
 from msm import tracking
 from msm.config import STAGES
 from msm.errors import MsmError
+from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.specs import Spec
 from msm.store import Store
 
@@ -88,12 +88,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
         ok = True
     finally:
         built = [{"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2)} for r in store.records]
-        (job_dir / "artifacts.json").write_text(json.dumps(built, indent=2))
+        write_json(job_dir / "artifacts.json", built)
         tracker.finish(exit_code=0 if ok else 1)
     if cfg.datagen.preview:
         print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
     elif "eval" in stages:
-        (job_dir / "metrics.json").write_text(json.dumps(record, indent=2))
+        write_json(job_dir / "metrics.json", record)
         print(f"results: {job_dir / 'metrics.json'}")
     else:
         print(f"stopped after stages={stages}; artifacts listed in {job_dir / 'artifacts.json'}")
@@ -129,13 +129,13 @@ def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
     job_dir = Path(ident["job_dir"])
     result = st.evaluated(store, cfg, model, ident["arm"], spec)
     record.update(result.info["metrics"])
-    samples = [{**r, "model_role": "trained"} for r in st._read_jsonl(result.path / "samples.jsonl")]
+    samples = [{**r, "model_role": "trained"} for r in read_jsonl(result.path / "samples.jsonl")]
     if cfg.eval.include_base:
         base_result = result if model == base else st.evaluated(store, cfg, base, "base", spec)
         record.update({f"base/{k}": v for k, v in base_result.info["metrics"].items()})
         if model != base:
-            samples += [{**r, "model_role": "base"} for r in st._read_jsonl(base_result.path / "samples.jsonl")]
-    st._write_jsonl(job_dir / "samples.jsonl", samples)
+            samples += [{**r, "model_role": "base"} for r in read_jsonl(base_result.path / "samples.jsonl")]
+    write_jsonl(job_dir / "samples.jsonl", samples)
     if cfg.eval.name == "agentic":
         record.update(_contamination(cfg, spec, docs, aft_art, job_dir))
     tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float))})
@@ -148,12 +148,12 @@ def _contamination(cfg, spec: Spec, docs, aft_art, job_dir: Path) -> dict:
     from msm.evals.contamination import check
 
     training = {
-        "documents": st._read_jsonl(docs.path / "documents.jsonl") if docs else [],
-        "aft": st._read_jsonl(aft_art.path / "rows.jsonl") if aft_art else [],
+        "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
+        "aft": read_jsonl(aft_art.path / "rows.jsonl") if aft_art else [],
     }
     prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(cfg.eval.grid)]
     report = check(training, prompts, n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])
-    (job_dir / "contamination.json").write_text(json.dumps(report.as_dict(), indent=2))
+    write_json(job_dir / "contamination.json", report.as_dict())
     return report.as_metrics()
 
 

@@ -10,7 +10,6 @@ order in which stages run is known only to ``msm.pipeline``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from msm.errors import EmptyDatasetError, MsmError
+from msm.jsonl import count_lines, read_jsonl, write_jsonl
 from msm.specs import Spec, load_spec
 from msm.store import Store
 
@@ -44,23 +44,6 @@ def _settings(node) -> dict:
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _write_jsonl(path: Path, rows) -> int:
-    n = 0
-    with path.open("w") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-            n += 1
-    return n
-
-
-def _count_lines(path: Path) -> int:
-    return sum(1 for line in path.open() if line.strip()) if path.exists() else 0
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def resolve_spec(cfg: DictConfig) -> Spec:
@@ -106,7 +89,7 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
 
         def build(work: Path) -> dict:
             docs = generate_documents(spec, target, seed=cfg.data.seed)
-            _write_jsonl(work / "documents.jsonl", docs)
+            write_jsonl(work / "documents.jsonl", docs)
             return {"documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
 
         settings = {"generator": "offline", "target_documents": target, "data_seed": cfg.data.seed}
@@ -119,7 +102,11 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
     def build(work: Path) -> dict:
         report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
                                            temperature=cfg.generator.temperature)
-        return {**report, "documents": _count_lines(work / "documents.jsonl"), "spec": spec.id}
+        kept = count_lines(work / "documents.jsonl")
+        if kept == 0:
+            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable document for spec "
+                                    f"{spec.id!r}: {report.get('documents')}; nothing was published")
+        return {**report, "documents": kept, "spec": spec.id}
 
     settings = {
         "generator": _generator_identity(cfg), "docgen": _settings(cfg.datagen.documents),
@@ -134,7 +121,7 @@ def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
         from msm.data.cheese import ASSET_DIR, load_aft_chats
 
         def build_cheese(work: Path) -> dict:
-            return {"rows": _write_jsonl(work / "pool.jsonl", load_aft_chats())}
+            return {"rows": write_jsonl(work / "pool.jsonl", load_aft_chats())}
 
         digest = _file_digest(ASSET_DIR / "aft_chats.jsonl")
         return store.build("aft_pool", {"source": "cheese"}, {"file": digest}, build_cheese)
@@ -147,7 +134,7 @@ def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
 
         def build_offline(work: Path) -> dict:
             rows = generate_aft_pool(spec, gen.target_rows, seed=cfg.data.seed, style=gen.style)
-            return {"rows": _write_jsonl(work / "pool.jsonl", rows), "spec": spec.id}
+            return {"rows": write_jsonl(work / "pool.jsonl", rows), "spec": spec.id}
 
         settings = {"source": "generated", "generator": "offline", "target_rows": gen.target_rows,
                     "style": gen.style, "data_seed": cfg.data.seed}
@@ -159,7 +146,11 @@ def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
 
     def build(work: Path) -> dict:
         report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed, temperature=cfg.generator.temperature)
-        return {**report, "rows": _count_lines(work / "pool.jsonl")}
+        rows = count_lines(work / "pool.jsonl")
+        if rows == 0:
+            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable AFT row for spec "
+                                    f"{spec.id!r}; nothing was published")
+        return {**report, "rows": rows}
 
     settings = {
         "source": "generated", "generator": _generator_identity(cfg), "aftgen": _settings(gen),
@@ -234,10 +225,10 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool, tracker):
     from msm.train.stages import aft
 
     def build(work: Path) -> dict:
-        rows = subsample(_read_jsonl(pool.path / "pool.jsonl"), cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
+        rows = subsample(read_jsonl(pool.path / "pool.jsonl"), cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
         if not cfg.aft.cot:
             rows = [strip_think(r) for r in rows]
-        _write_jsonl(work / "rows.jsonl", rows)
+        write_jsonl(work / "rows.jsonl", rows)
         return aft(work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, tracker.log)
 
     settings = {
@@ -282,7 +273,7 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
             from msm.evals.cheese import evaluate
 
             metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
-        _write_jsonl(work / "samples.jsonl", rows)
+        write_jsonl(work / "samples.jsonl", rows)
         return {"metrics": metrics}
 
     settings = {"eval": _settings(cfg.eval), "data_seed": cfg.data.seed}

@@ -1,0 +1,107 @@
+"""One client interface over LLM backends, for data generation and judges.
+
+    from msm.llm import Request, make_client
+    client = make_client({"backend": "openai", "model": "gpt-4o-mini"}, cache_dir=store / "llm_cache")
+    with client.stage_usage() as used:
+        responses = client.complete_many([Request(messages=({"role": "user", "content": "Hi"},))], desc="ideas")
+    print(used.as_dict())
+
+Backends: ``openai`` (any OpenAI-compatible server), ``anthropic`` (Messages + Message Batches), ``hf``
+(a local transformers model). What the client adds around them (cache, retries, limits, usage) is
+described in ``msm.llm.client``. API keys are read from the environment variable that the settings
+name (``api_key_env``), once, at client creation; settings and logs only ever hold that name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+from msm.errors import MsmError
+from msm.llm.client import LLMClient
+from msm.llm.types import BackendConfigError, Request, Response, RetryableError, Secret, Usage
+
+__all__ = ["BackendConfigError", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
+           "make_client"]
+
+_COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
+           "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
+_BACKEND_KEYS = {
+    "openai": {"base_url", "api_key_env"},
+    "anthropic": {"base_url", "api_key_env", "use_batches", "batch_poll_s"},
+    "hf": {"device", "dtype", "batch_size"},
+}
+_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _api_key(backend: str, settings: dict) -> Secret:
+    env = settings.get("api_key_env") or _DEFAULT_KEY_ENV[backend]
+    if not isinstance(env, str) or not _ENV_NAME.match(env):
+        # Never echo the value: someone may have pasted the key itself here.
+        raise MsmError(f"llm.api_key_env must be the NAME of an environment variable (like {_DEFAULT_KEY_ENV[backend]}), "
+                       "not the key itself; put the key in that variable")
+    value = os.environ.get(env, "")
+    if value:
+        return Secret(value)
+    if backend == "openai" and settings.get("base_url"):
+        return Secret("EMPTY")  # local OpenAI-compatible servers (vLLM, transformers serve) need no key
+    raise MsmError(f"the {backend} backend needs an API key: set the environment variable {env} "
+                   f"(or point llm.api_key_env at the variable that holds it)")
+
+
+def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
+    """An ``LLMClient`` from a settings mapping (a plain dict or an OmegaConf node).
+
+    Keys: ``backend`` (openai | anthropic | hf) and ``model`` are required; ``max_concurrency``, ``rpm``,
+    ``tpm``, ``max_retries``, ``timeout_s``, ``price_in_per_mtok``, ``price_out_per_mtok``, ``backoff_initial_s``,
+    ``backoff_max_s`` for every backend;
+    ``base_url``, ``api_key_env`` (openai, anthropic); ``use_batches``, ``batch_poll_s`` (anthropic);
+    ``device``, ``dtype``, ``batch_size`` (hf). Anything else raises ``MsmError`` naming the key, so a typo
+    never silently falls back to a default.
+    """
+    s = {str(k): v for k, v in dict(settings).items()}
+    backend = s.get("backend")
+    if backend not in _BACKEND_KEYS:
+        raise MsmError(f"unknown llm backend {backend!r}: use one of {sorted(_BACKEND_KEYS)}")
+    allowed = _COMMON | _BACKEND_KEYS[backend]
+    unknown = sorted(set(s) - allowed)
+    if unknown:
+        raise MsmError(f"unknown llm settings for backend {backend!r}: {unknown}; allowed: {sorted(allowed)}")
+    if not s.get("model"):
+        raise MsmError(f"llm settings for backend {backend!r} need a 'model'")
+
+    if backend == "openai":
+        from msm.llm.backends.openai import OpenAIBackend
+
+        impl = OpenAIBackend(s["model"], api_key=_api_key(backend, s), base_url=s.get("base_url"))
+    elif backend == "anthropic":
+        from msm.llm.backends.anthropic import AnthropicBackend
+
+        impl = AnthropicBackend(s["model"], api_key=_api_key(backend, s), base_url=s.get("base_url"),
+                                use_batches=bool(s.get("use_batches", False)),
+                                batch_poll_s=float(s.get("batch_poll_s", 30.0)))
+    else:
+        from msm.llm.backends.hf import HFBackend
+
+        impl = HFBackend(s["model"], device=s.get("device"), dtype=s.get("dtype", "auto"),
+                         batch_size=int(s.get("batch_size", 8)))
+
+    # A local model batches what is in flight: keep two batches' worth in flight by default.
+    default_concurrency = 2 * impl.batch_size if backend == "hf" else 8
+    opt = lambda k: None if s.get(k) in (None, 0) else float(s[k])  # noqa: E731
+    return LLMClient(
+        impl,
+        cache_dir=Path(cache_dir) if cache_dir is not None else None,
+        max_concurrency=int(s.get("max_concurrency") or default_concurrency),
+        rpm=opt("rpm"),
+        tpm=opt("tpm"),
+        max_retries=int(s.get("max_retries", 6)),
+        timeout_s=float(s.get("timeout_s", 120.0)),
+        price_in_per_mtok=float(s.get("price_in_per_mtok", 0.0)),
+        price_out_per_mtok=float(s.get("price_out_per_mtok", 0.0)),
+        backoff_initial_s=float(s.get("backoff_initial_s", 1.0)),
+        backoff_max_s=float(s.get("backoff_max_s", 60.0)),
+    )

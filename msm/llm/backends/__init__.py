@@ -1,0 +1,60 @@
+"""Backends: the one place that knows each provider's SDK. Each maps its SDK's failures onto ours:
+
+- 408, 409, 429 and 5xx, timeouts and dropped connections -> ``RetryableError`` (the client retries);
+- 401, 403, 404 -> ``BackendConfigError`` (bad key, no access, unknown model: nothing later can succeed);
+- any other 4xx -> a ``finish_reason="error"`` Response (this request is bad; the rest may be fine).
+
+Messages are built from the status code and the error body's own type/message, never from the SDK
+exception's text or its request object (which carries the auth header), and are scrubbed of the key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+from msm.llm.types import BackendConfigError, Response, RetryableError, Secret
+
+RETRYABLE_STATUS = {408, 409, 429}
+CONFIG_STATUS = {401: "the API key was rejected", 403: "the API key lacks permission", 404: "not found (model name?)"}
+
+
+def parse_retry_after(headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date), if any."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+    return None
+
+
+def _body_error(body) -> tuple[str, str]:
+    """(type, message) from an error body shaped like OpenAI's or Anthropic's ``{"error": {...}}``."""
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("type") or err.get("code") or "error"), str(err.get("message") or "")[:300]
+    return "error", (str(body)[:300] if body else "")
+
+
+def status_failure(backend: str, status: int, body, headers, secret: Secret, what: str = "request") -> Response:
+    """Raise for retryable / configuration statuses; return an error Response for the rest."""
+    etype, message = _body_error(body)
+    text = secret.scrub(f"{backend}: HTTP {status} {etype}: {message}".rstrip(": "))
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise RetryableError(text, retry_after=parse_retry_after(headers))
+    if status in CONFIG_STATUS:
+        raise BackendConfigError(f"{text} ({CONFIG_STATUS[status]}; {what})")
+    return Response(text="", finish_reason="error", error=text)
+
+
+def connection_failure(backend: str, exc: BaseException, timed_out: bool) -> RetryableError:
+    cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
+    return RetryableError(f"{backend}: {'timed out' if timed_out else 'connection failed'} ({cause})")

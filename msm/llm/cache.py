@@ -1,0 +1,76 @@
+"""Disk cache of LLM responses: one JSON file per request, ``<dir>/<first 2 hex>/<key>.json``.
+
+One file per entry (not a database) because many jobs on a cluster share the cache over a network
+filesystem: writers never contend for one file, and a crash mid-write cannot corrupt other entries.
+Each write goes to a temporary file in the same folder and is published with ``os.replace`` (atomic on
+POSIX), so a reader sees a whole entry or none; a job killed mid-run leaves every finished answer
+behind and a rerun asks only for the rest. Two writers of the same key write the same content, so the
+last rename winning is harmless. An unreadable entry (truncated by a full disk, hand-edited) counts as
+a miss and is overwritten by the next answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from msm.llm.types import Request, Response
+
+log = logging.getLogger(__name__)
+
+
+class ResponseCache:
+    """Only ``ok`` responses are stored (see ``put``); the stored copy keeps the request for inspection."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Response | None:
+        path = self.path(key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            resp = Response.from_dict(entry["response"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unreadable LLM cache entry %s (%s)", path, type(e).__name__)
+            return None
+        if not resp.ok:  # never written by us; treat a foreign non-ok entry as absent
+            return None
+        resp.cached = True
+        return resp
+
+    def put(self, key: str, req: Request, resp: Response, *, backend: str, model: str) -> bool:
+        """Store ``resp`` if it is ``ok``; returns whether it was stored."""
+        if not resp.ok:
+            return False
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stored = resp.to_dict()
+        stored["cached"] = False
+        entry = {"key": key, "backend": backend, "model": model, "request": req.to_dict(), "response": stored}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(entry, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return True
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.root.glob("??/*.json"))
+
+    def __repr__(self) -> str:
+        return f"ResponseCache({str(self.root)!r})"

@@ -1,0 +1,212 @@
+"""The data that crosses the ``msm.llm`` boundary: requests, responses, usage counters, secrets, errors.
+
+Kept free of any SDK import so that data generation and judges can build requests (and tests can read
+cached responses) without loading ``openai``, ``anthropic`` or ``torch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
+
+from msm.errors import MsmError
+
+# Bump when the meaning of a cached entry changes (what a key covers, how a response is parsed), so old
+# cache folders are ignored rather than silently reused.
+CACHE_FORMAT = 1
+
+FINISH_REASONS = ("stop", "length", "refusal", "error")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One chat completion to make.
+
+    ``messages`` alternate user/assistant turns; the system prompt is a field of its own because the
+    backends disagree on where it goes (OpenAI: a message, Anthropic: a parameter, HF: the chat template).
+    ``sample_index`` is the k-th sample of an otherwise identical request: it is part of the cache key, so
+    asking for 5 samples of one prompt makes 5 calls once and 0 calls on a rerun. ``tag`` only labels the
+    request in reports and is left out of the key, so relabelling a stage does not invalidate its cache.
+    """
+
+    messages: tuple[dict, ...]
+    system: str | None = None
+    max_tokens: int = 1024
+    temperature: float = 1.0
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    sample_index: int = 0
+    tag: str = ""
+
+    def __post_init__(self):
+        # Accept lists for convenience, store tuples of plain dicts (copies: the caller's dicts may change).
+        msgs = tuple({"role": m["role"], "content": m["content"]} for m in self.messages)
+        if not msgs:
+            raise ValueError("Request.messages is empty")
+        for m in msgs:
+            if m["role"] not in ("user", "assistant"):
+                raise ValueError(f"Request.messages roles must be 'user' or 'assistant' (got {m['role']!r}); "
+                                 "put a system prompt in Request.system")
+            if not isinstance(m["content"], str):
+                raise ValueError("Request.messages content must be a string")
+        object.__setattr__(self, "messages", msgs)
+        if self.stop is not None:
+            object.__setattr__(self, "stop", tuple(str(x) for x in self.stop))
+        # Normalise numbers so that temperature=1 and temperature=1.0 share a cache key.
+        object.__setattr__(self, "temperature", float(self.temperature))
+        if self.top_p is not None:
+            object.__setattr__(self, "top_p", float(self.top_p))
+        object.__setattr__(self, "max_tokens", int(self.max_tokens))
+        object.__setattr__(self, "sample_index", int(self.sample_index))
+        if self.max_tokens < 1:
+            raise ValueError(f"Request.max_tokens must be >= 1 (got {self.max_tokens})")
+
+    def cache_key(self, backend: str, model: str) -> str:
+        """sha256 over the backend, the model and every field but ``tag`` (canonical JSON)."""
+        payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
+        payload.update(backend=backend, model=model, format=CACHE_FORMAT)
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def prompt_chars(self) -> int:
+        return len(self.system or "") + sum(len(m["content"]) for m in self.messages)
+
+    def estimated_tokens(self) -> int:
+        """What the tokens-per-minute limiter charges up front: prompt chars / 4 plus the output budget."""
+        return self.prompt_chars() // 4 + self.max_tokens
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Response:
+    """What came back. ``ok`` responses (stop or length) are worth keeping; refusals and errors are not
+    cached, so a rerun asks again."""
+
+    text: str
+    finish_reason: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached: bool = False
+    error: str | None = None
+
+    def __post_init__(self):
+        if self.finish_reason not in FINISH_REASONS:
+            raise ValueError(f"finish_reason must be one of {FINISH_REASONS}, got {self.finish_reason!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.finish_reason in ("stop", "length")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Response:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass
+class Usage:
+    """Counters of one client (or of one stage, see ``LLMClient.stage_usage``).
+
+    ``calls``: requests answered by the backend (not the cache); ``retries``: extra attempts after a
+    retryable error; ``failures``: requests that ended as errors; ``truncated``: finish_reason "length".
+    Tokens and cost cover backend answers only: a cache hit costs nothing.
+    """
+
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+    refusals: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    truncated: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+
+    def add(self, **deltas: Any) -> None:
+        for k, v in deltas.items():
+            setattr(self, k, getattr(self, k) + v)
+
+    def copy(self) -> Usage:
+        return Usage(**asdict(self))
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["cost_usd"] = round(d["cost_usd"], 6)
+        return d
+
+
+class Secret:
+    """An API key that cannot leak by accident: its repr/str are masked, and it refuses to be pickled
+    (so it never lands in a submitit payload or a multiprocessing queue). Call ``.get()`` at the one
+    place the SDK needs it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every occurrence of the key replaced by ``***``."""
+        return text.replace(self._value, "***") if self._value and len(self._value) >= 4 else text
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an API key is not picklable; pass the name of its environment variable instead")
+
+
+class RetryableError(Exception):
+    """A transient failure worth retrying: 429, 5xx, a timeout or a dropped connection.
+
+    ``retry_after`` (seconds) is the server's hint, honoured as a minimum wait. Backends raise it with a
+    message of their own making (status and error type), never the SDK's text, which may quote headers.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BackendConfigError(MsmError):
+    """The backend rejected our credentials or the model (401/403/404): retrying or moving on to the
+    next request cannot help, so the whole call fails with a message naming what to fix."""
+
+
+class Backend(Protocol):
+    """What ``LLMClient`` needs from a backend. ``send`` returns a Response (refusals and non-retryable
+    request errors included) or raises ``RetryableError`` / ``BackendConfigError``."""
+
+    name: str
+    model: str
+
+    async def send(self, req: Request, timeout_s: float) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+    def secrets(self) -> tuple[Secret, ...]: ...
+
+
+@dataclass
+class BatchResult:
+    """What a bulk (batch API) run returns per cache key, plus how it is priced."""
+
+    responses: dict[str, Response] = field(default_factory=dict)
+    price_factor: float = 1.0
