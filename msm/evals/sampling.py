@@ -35,7 +35,7 @@ def sample_hf(model, tokenizer, prompts: Sequence[dict], n: int, *, temperature:
         torch.manual_seed(seed * 100_003 + b)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature or None,
-                                 max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+                                 max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, use_cache=True)
         new = gen[:, enc["input_ids"].shape[1] :]
         for (i, k), ids in zip(flat[start : start + batch_size], new):
             out[i][k] = tokenizer.decode(ids, skip_special_tokens=True)

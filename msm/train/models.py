@@ -25,11 +25,11 @@ import importlib.util
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from msm.config import ArchConfig
 from msm.errors import MsmError
 
 log = logging.getLogger(__name__)
@@ -43,15 +43,7 @@ TINY_EOS = "<|endoftext|>"
 TINY_SPECIAL_TOKENS = [TINY_EOS, "<|im_start|>", "<|im_end|>"]
 
 
-@dataclass
-class TinyArch:
-    """Shape of the random-init tiny Llama (mirrors ``model.arch`` in the config schema)."""
-
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 128
-    vocab_size: int = 1024
+TinyArch = ArchConfig  # the shape of the random-init tiny Llama is ``model.arch`` in the config schema
 
 
 # --------------------------------------------------------------------------------------------------
