@@ -109,7 +109,7 @@ def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
     docs = st.documents(store, cfg, spec) if train_msm else None
     pool = st.aft_pool(store, cfg, spec) if train_aft else None
     if docs:
-        record["data/documents"] = docs.info["documents"]
+        record["data/documents"] = docs.info["n_documents"]
     if pool:
         record["data/aft_pool_rows"] = pool.info["rows"]
     if stages == ["data"]:

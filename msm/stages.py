@@ -67,10 +67,10 @@ def llm_client(store: Store, cfg: DictConfig, role: str = "generator"):
     llm = cfg[role]
     if llm.backend in ("offline", "none"):
         raise MsmError(f"this stage needs an LLM {role}: {role}=openai | anthropic | hf ({role}={llm.name} has none)")
-    from msm.llm import make_client
+    from msm.llm import accepted_settings, make_client
 
-    drop = {"name", "temperature", "max_tokens"}
-    settings = {k: v for k, v in _settings(llm).items() if k not in drop and v is not None}
+    allowed = accepted_settings(llm.backend)  # one config schema serves every backend; pass each only its own keys
+    settings = {k: v for k, v in _settings(llm).items() if k in allowed and v is not None}
     return make_client(settings, cache_dir=store.root / "llm_cache")
 
 
@@ -90,7 +90,7 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
         def build(work: Path) -> dict:
             docs = generate_documents(spec, target, seed=cfg.data.seed)
             write_jsonl(work / "documents.jsonl", docs)
-            return {"documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
+            return {"n_documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
 
         settings = {"generator": "offline", "target_documents": target, "data_seed": cfg.data.seed}
         return store.build("documents", settings, {"spec": spec.digest()}, build)
@@ -106,7 +106,7 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
         if kept == 0:
             raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable document for spec "
                                     f"{spec.id!r}: {report.get('documents')}; nothing was published")
-        return {**report, "documents": kept, "spec": spec.id}
+        return {**report, "n_documents": kept, "spec": spec.id}
 
     settings = {
         "generator": _generator_identity(cfg), "docgen": _settings(cfg.datagen.documents),

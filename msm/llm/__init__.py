@@ -24,7 +24,7 @@ from msm.llm.client import LLMClient
 from msm.llm.types import BackendConfigError, Request, Response, RetryableError, Secret, Usage
 
 __all__ = ["BackendConfigError", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
-           "make_client"]
+           "accepted_settings", "make_client"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
            "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
@@ -50,6 +50,11 @@ def _api_key(backend: str, settings: dict) -> Secret:
         return Secret("EMPTY")  # local OpenAI-compatible servers (vLLM, transformers serve) need no key
     raise MsmError(f"the {backend} backend needs an API key: set the environment variable {env} "
                    f"(or point llm.api_key_env at the variable that holds it)")
+
+
+def accepted_settings(backend: str) -> set[str]:
+    """The settings ``make_client`` takes for ``backend`` (empty for an unknown backend)."""
+    return _COMMON | _BACKEND_KEYS[backend] if backend in _BACKEND_KEYS else set()
 
 
 def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:

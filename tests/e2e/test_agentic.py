@@ -14,7 +14,7 @@ SPECS = ("rules", "value_aug", "rule_aug")
 def sweep(tmp_path_factory, shared_store):
     root = tmp_path_factory.mktemp("agentic")
     out = run_train(["-m", f"spec={','.join(SPECS)}", "seed=0-3", "model=tiny", "experiment=agentic_smoke",
-                     f"paths.store={shared_store}", f"hydra.sweep.dir={root}", "logger=none"])
+                     f"paths.store={shared_store}", f"hydra.sweep.dir={root}", "logger=none"], timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     return root
 
