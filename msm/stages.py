@@ -97,10 +97,8 @@ def documents(store: Store, cfg: DictConfig, spec: Spec):
 
     from msm.data import docgen
 
-    client = llm_client(store, cfg)
-
-    def build(work: Path) -> dict:
-        report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
+    def build(work: Path) -> dict:  # the client (and its API key) is needed only when something is built
+        report = docgen.generate_documents(spec, llm_client(store, cfg), cfg.datagen.documents, work, seed=cfg.data.seed,
                                            temperature=cfg.generator.temperature)
         kept = count_lines(work / "documents.jsonl")
         if kept == 0:
@@ -142,10 +140,8 @@ def aft_pool(store: Store, cfg: DictConfig, spec: Spec):
 
     from msm.data import aftgen
 
-    client = llm_client(store, cfg)
-
     def build(work: Path) -> dict:
-        report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed, temperature=cfg.generator.temperature)
+        report = aftgen.generate_aft_pool(spec, llm_client(store, cfg), gen, work, seed=cfg.data.seed, temperature=cfg.generator.temperature)
         rows = count_lines(work / "pool.jsonl")
         if rows == 0:
             raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable AFT row for spec "

@@ -26,14 +26,14 @@ import collections
 import hashlib
 import json
 import re
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from tests.integration.servers.background import BackgroundServer
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 N_WORDS = 10
@@ -82,7 +82,7 @@ def answer(params: dict) -> dict:
             "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens}}
 
 
-class AnthropicStandIn:
+class AnthropicStandIn(BackgroundServer):
     def __init__(self, expected_key: str | None = None, polls_to_end: int = 1):
         self.expected_key, self.polls_to_end = expected_key, polls_to_end
         self.api_keys_seen: list[str] = []
@@ -92,30 +92,6 @@ class AnthropicStandIn:
         self._flaky_seen: set[str] = set()
         self.app = self._make_app()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, port: int, timeout_s: float = 15.0) -> str:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="anthropic-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("anthropic stand-in did not start")
-            time.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self.base_url
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout_s)
-            self._server = None
 
     # ------------------------------------------------------------------ API
 

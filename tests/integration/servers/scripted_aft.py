@@ -21,12 +21,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import re
-import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.integration.servers.background import BackgroundServer
 
 AREAS = ["Home cooking", "Travel planning", "Small business", "Parenting", "Personal finance", "Gardening",
          "Weddings", "Moving house", "Fitness", "Student life", "Retirement", "Pet care"]
@@ -53,7 +53,9 @@ def _h(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
 
 
-class ScriptedAft:
+class ScriptedAft(BackgroundServer):
+    url_suffix = "/v1"
+
     def __init__(self):
         self.calls: collections.Counter = collections.Counter()  # step -> requests answered
         self.seen: collections.Counter = collections.Counter()  # prompt -> times asked
@@ -62,30 +64,6 @@ class ScriptedAft:
         self.verdict_kind: dict[str, str] = {}  # question -> include | self_continuation | unparsable
         self.app = self._make_app()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, port: int, timeout_s: float = 15.0) -> str:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="scripted-aft", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("scripted AFT server did not start")
-            time.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self.base_url
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout_s)
-            self._server = None
 
     # ------------------------------------------------------------------ answers
 

@@ -22,12 +22,12 @@ import collections
 import hashlib
 import random
 import re
-import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.integration.servers.background import BackgroundServer
 
 WORDS = ("river market ledger lantern harbor meadow archive orchard signal bridge compass quarry garden "
          "circuit festival tribunal clinic workshop granary observatory ferry census almanac foundry "
@@ -67,7 +67,9 @@ def _h(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
 
 
-class ScriptedWriter:
+class ScriptedWriter(BackgroundServer):
+    url_suffix = "/v1"
+
     def __init__(self, *, short_every: int = 3, unsuitable_every: int = 7, cut_once_every: int = 5,
                  cut_always_every: int = 11, twin_every: int = 8):
         self.short_every, self.unsuitable_every = short_every, unsuitable_every
@@ -79,30 +81,6 @@ class ScriptedWriter:
         self.max_tokens_seen: list[int] = []
         self.app = self._make_app()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, port: int, timeout_s: float = 15.0) -> str:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="scripted-writer", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("scripted writer did not start")
-            time.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self.base_url
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout_s)
-            self._server = None
 
     # ------------------------------------------------------------------ answers
 

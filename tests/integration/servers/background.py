@@ -1,0 +1,34 @@
+"""Run a FastAPI app with uvicorn on a background thread, for the local test servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+
+class BackgroundServer:
+    """Subclasses set ``self.app`` (and may set ``url_suffix``, e.g. "/v1") before ``start``."""
+
+    url_suffix = ""
+
+    def start(self, port: int, timeout_s: float = 15.0) -> str:
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"{type(self).__name__} did not start on port {port}")
+            time.sleep(0.02)
+        self.base_url = f"http://127.0.0.1:{port}{self.url_suffix}"
+        return self.base_url
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if getattr(self, "_server", None) is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout_s)
+            self._server = None
