@@ -10,6 +10,7 @@ exception's text or its request object (which carries the auth header), and are 
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 
@@ -58,3 +59,42 @@ def status_failure(backend: str, status: int, body, headers, secret: Secret, wha
 def connection_failure(backend: str, exc: BaseException, timed_out: bool) -> RetryableError:
     cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
     return RetryableError(f"{backend}: {'timed out' if timed_out else 'connection failed'} ({cause})")
+
+
+class SdkBackend:
+    """What the SDK-based backends share: the key, and one async SDK client per running event loop.
+
+    An SDK client holds a connection pool bound to the loop it was created on; ``complete_many`` may
+    run each call batch on a fresh loop, so the client is rebuilt when the loop changes.
+    """
+
+    def __init__(self, model: str, *, api_key: Secret, base_url: str | None = None):
+        self.model = str(model)
+        self.base_url = base_url
+        self._key = api_key
+        self._sdk = None
+        self._sdk_loop = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    def secrets(self) -> tuple[Secret, ...]:
+        return (self._key,)
+
+    def _make_sdk(self):
+        raise NotImplementedError
+
+    def _client(self):
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._sdk_loop is not loop:
+            self._sdk = self._make_sdk()
+            self._sdk_loop = loop
+        return self._sdk
+
+    async def aclose(self) -> None:
+        sdk, self._sdk, self._sdk_loop = self._sdk, None, None
+        if sdk is not None:
+            try:
+                await sdk.close()
+            except Exception:  # closing a pool whose loop is gone is not worth failing a run for
+                pass

@@ -19,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from msm.llm.backends import connection_failure, status_failure
+from msm.llm.backends import SdkBackend, connection_failure, status_failure
 from msm.llm.types import BatchResult, Request, Response, RetryableError, Secret
 
 log = logging.getLogger(__name__)
@@ -33,42 +33,23 @@ class _NotFound(Exception):
     """A journalled batch id the server no longer knows (internal)."""
 
 
-class AnthropicBackend:
+class AnthropicBackend(SdkBackend):
     name = "anthropic"
 
     def __init__(self, model: str, *, api_key: Secret, base_url: str | None = None, use_batches: bool = False,
                  batch_poll_s: float = 30.0):
-        self.model = str(model)
-        self.base_url = base_url
+        super().__init__(model, api_key=api_key, base_url=base_url)
         self.use_batches = bool(use_batches)
         self.batch_poll_s = float(batch_poll_s)
-        self._key = api_key
-        self._sdk = None
-        self._sdk_loop = None
         self._warned_sampling = False
 
     def __repr__(self) -> str:
         return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r}, use_batches={self.use_batches})"
 
-    def secrets(self) -> tuple[Secret, ...]:
-        return (self._key,)
+    def _make_sdk(self):
+        from anthropic import AsyncAnthropic
 
-    def _client(self):
-        loop = asyncio.get_running_loop()
-        if self._sdk is None or self._sdk_loop is not loop:
-            from anthropic import AsyncAnthropic
-
-            self._sdk = AsyncAnthropic(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
-            self._sdk_loop = loop
-        return self._sdk
-
-    async def aclose(self) -> None:
-        sdk, self._sdk, self._sdk_loop = self._sdk, None, None
-        if sdk is not None:
-            try:
-                await sdk.close()
-            except Exception:
-                pass
+        return AsyncAnthropic(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
 
     def params(self, req: Request) -> dict:
         params = {"model": self.model, "max_tokens": req.max_tokens, "messages": [dict(m) for m in req.messages]}

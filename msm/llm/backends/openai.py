@@ -8,44 +8,18 @@ pool belongs to the loop that opened it) and closed by ``aclose`` at the end of 
 
 from __future__ import annotations
 
-import asyncio
 
-from msm.llm.backends import connection_failure, status_failure
-from msm.llm.types import Request, Response, Secret
+from msm.llm.backends import SdkBackend, connection_failure, status_failure
+from msm.llm.types import Request, Response
 
 
-class OpenAIBackend:
+class OpenAIBackend(SdkBackend):
     name = "openai"
 
-    def __init__(self, model: str, *, api_key: Secret, base_url: str | None = None):
-        self.model = str(model)
-        self.base_url = base_url
-        self._key = api_key
-        self._sdk = None
-        self._sdk_loop = None
+    def _make_sdk(self):
+        from openai import AsyncOpenAI
 
-    def __repr__(self) -> str:
-        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
-
-    def secrets(self) -> tuple[Secret, ...]:
-        return (self._key,)
-
-    def _client(self):
-        loop = asyncio.get_running_loop()
-        if self._sdk is None or self._sdk_loop is not loop:
-            from openai import AsyncOpenAI
-
-            self._sdk = AsyncOpenAI(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
-            self._sdk_loop = loop
-        return self._sdk
-
-    async def aclose(self) -> None:
-        sdk, self._sdk, self._sdk_loop = self._sdk, None, None
-        if sdk is not None:
-            try:
-                await sdk.close()
-            except Exception:  # closing a pool whose loop is gone is not worth failing a run for
-                pass
+        return AsyncOpenAI(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
 
     @staticmethod
     def params(model: str, req: Request) -> dict:
