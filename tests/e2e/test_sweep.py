@@ -5,6 +5,7 @@ offline run folders, the analysis CLI over the sweep, and that the rerun builds 
 """
 
 import json
+import struct
 import subprocess
 import sys
 
@@ -85,6 +86,26 @@ def test_rerun_builds_nothing_and_reproduces(sweep):
     ]
 
 
+def wandb_payload(path) -> bytes:
+    """The record bytes of a run-*.wandb log without its framing.
+
+    The log is a LevelDB-style file: a 7-byte header, then 32 KiB blocks of records, each with a 7-byte
+    header (crc32, length, type); a record that crosses a block boundary is split into pieces. Joining
+    the pieces restores strings that straddle a boundary.
+    """
+    data, block, pos, out = path.read_bytes(), 32768, 7, bytearray()
+    assert data[:4] == b":W&B"
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7]) if left >= 7 else (0, 0, 0)
+        if left < 7 or (kind == 0 and length == 0):  # block padding
+            pos += left
+            continue
+        out += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+    return bytes(out)
+
+
 def test_wandb_offline_runs_hold_config_curves_and_summary(sweep):
     """wandb 0.31 offline writes only a binary run-*.wandb log (no files/config.yaml, no public reader).
 
@@ -95,7 +116,7 @@ def test_wandb_offline_runs_hold_config_curves_and_summary(sweep):
     for job in job_dirs(first):
         runs = list((job / "wandb").glob("offline-run-*"))
         assert len(runs) == 1, job
-        log = next(runs[0].glob("run-*.wandb")).read_bytes()
+        log = wandb_payload(next(runs[0].glob("run-*.wandb")))
         m = read_json(job / "metrics.json")
         assert f"{m['spec']}-msm_aft-tiny-s{m['seed']}".encode() in log
         assert b"cheese_affordability" in log or b"cheese_america" in log
