@@ -18,9 +18,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory, shared_store):
+def sweep(tmp_path_factory):
+    """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing."""
     root = tmp_path_factory.mktemp("sweep")
-    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, f"paths.store={shared_store}"]
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, f"paths.store={root / 'store'}"]
     first = run_train([*args, f"hydra.sweep.dir={root / 'first'}"])
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_train([*args, f"hydra.sweep.dir={root / 'second'}"])
