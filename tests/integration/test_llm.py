@@ -225,7 +225,7 @@ def test_make_client_settings():
 
 @pytest.fixture
 def claude_key(monkeypatch):
-    key = "sk-ant-test-NEVER-LOG-ME-7d1e"
+    key = "test-key-NEVER-LOG-ME-7d1e"
     monkeypatch.setenv("MSM_TEST_ANTHROPIC_KEY", key)
     return key
 
