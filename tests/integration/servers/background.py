@@ -32,3 +32,11 @@ class BackgroundServer:
             self._server.should_exit = True
             self._thread.join(timeout_s)
             self._server = None
+
+
+def chat_completion(model: str, text: str, finish: str, prompt: str, response_id: str) -> dict:
+    """An OpenAI chat-completion response body (usage estimated at 4 characters a token)."""
+    return {"id": f"chatcmpl-{response_id}", "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
+                      "total_tokens": (len(prompt) + len(text)) // 4}}

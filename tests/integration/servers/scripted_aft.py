@@ -21,12 +21,11 @@ from __future__ import annotations
 import collections
 import hashlib
 import re
-import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.integration.servers.background import BackgroundServer
+from tests.integration.servers.background import BackgroundServer, chat_completion
 
 AREAS = ["Home cooking", "Travel planning", "Small business", "Parenting", "Personal finance", "Gardening",
          "Weddings", "Moving house", "Fitness", "Student life", "Retirement", "Pet care"]
@@ -143,11 +142,6 @@ class ScriptedAft(BackgroundServer):
             self.calls[step] += 1
             if step == "unknown":
                 return JSONResponse({"error": {"type": "invalid_request_error", "message": text}}, status_code=400)
-            return {"id": f"chatcmpl-{_h(prompt + str(self.seen[prompt]))}", "object": "chat.completion",
-                    "created": int(time.time()), "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": finish}],
-                    "usage": {"prompt_tokens": (len(system) + len(prompt)) // 4, "completion_tokens": len(text) // 4,
-                              "total_tokens": (len(system) + len(prompt) + len(text)) // 4}}
+            return chat_completion(body["model"], text, finish, system + prompt, _h(prompt + str(self.seen[prompt])))
 
         return app

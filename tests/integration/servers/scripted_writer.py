@@ -22,12 +22,11 @@ import collections
 import hashlib
 import random
 import re
-import time
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.integration.servers.background import BackgroundServer
+from tests.integration.servers.background import BackgroundServer, chat_completion
 
 WORDS = ("river market ledger lantern harbor meadow archive orchard signal bridge compass quarry garden "
          "circuit festival tribunal clinic workshop granary observatory ferry census almanac foundry "
@@ -153,11 +152,6 @@ class ScriptedWriter(BackgroundServer):
             self.calls[step] += 1
             if step == "unknown":
                 return JSONResponse({"error": {"type": "invalid_request_error", "message": text}}, status_code=400)
-            return {"id": f"chatcmpl-{_h(prompt + str(self.seen[prompt]))}", "object": "chat.completion",
-                    "created": int(time.time()), "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": finish}],
-                    "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
-                              "total_tokens": (len(prompt) + len(text)) // 4}}
+            return chat_completion(body["model"], text, finish, prompt, _h(prompt + str(self.seen[prompt])))
 
         return app
