@@ -18,7 +18,7 @@ from msm import stages as st
 from msm import tracking
 from msm.config import STAGES
 from msm.errors import MsmError
-from msm.jsonl import read_jsonl, write_json, write_jsonl
+from msm.jsonl import write_json, write_jsonl
 from msm.specs import Spec
 from msm.store import Store
 
@@ -129,32 +129,19 @@ def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
     job_dir = Path(ident["job_dir"])
     result = st.evaluated(store, cfg, model, ident["arm"], spec)
     record.update(result.info["metrics"])
-    samples = [{**r, "model_role": "trained"} for r in read_jsonl(result.path / "samples.jsonl")]
+    samples = [{**r, "model_role": "trained"} for r in st.eval_samples(result)]
     if cfg.eval.include_base:
         base_result = result if model == base else st.evaluated(store, cfg, base, "base", spec)
         record.update({f"base/{k}": v for k, v in base_result.info["metrics"].items()})
         if model != base:
-            samples += [{**r, "model_role": "base"} for r in read_jsonl(base_result.path / "samples.jsonl")]
+            samples += [{**r, "model_role": "base"} for r in st.eval_samples(base_result)]
     write_jsonl(job_dir / "samples.jsonl", samples)
     if cfg.eval.name == "agentic":
-        record.update(_contamination(cfg, spec, docs, aft_art, job_dir))
+        report = st.contamination(cfg, spec, docs, aft_art)
+        write_json(job_dir / "contamination.json", report.as_dict())
+        record.update(report.as_metrics())
     tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float))})
     return record
-
-
-def _contamination(cfg, spec: Spec, docs, aft_art, job_dir: Path) -> dict:
-    """N-gram overlap between this job's training corpora and its eval prompts (contamination.json)."""
-    from msm.evals.agentic.run import grid_prompts
-    from msm.evals.contamination import check
-
-    training = {
-        "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
-        "aft": read_jsonl(aft_art.path / "rows.jsonl") if aft_art else [],
-    }
-    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(cfg.eval.grid)]
-    report = check(training, prompts, n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])
-    write_json(job_dir / "contamination.json", report.as_dict())
-    return report.as_metrics()
 
 
 def _train_stats(stage: str, art) -> dict:

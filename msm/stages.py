@@ -205,7 +205,7 @@ def _trained(art, parent: ModelRef) -> ModelRef:
 
 
 def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs, tracker):
-    from msm.train.stages import midtrain
+    from msm.train.recipes import midtrain
 
     def build(work: Path) -> dict:
         return midtrain(work, base.as_dict(), docs.path / "documents.jsonl", cfg.midtrain, cfg.model, cfg.seed, tracker.log)
@@ -218,7 +218,7 @@ def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs, tracker):
 def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool, tracker):
     """AFT on ``aft_scale`` rows drawn from the pool with the data seed (CoT kept or stripped)."""
     from msm.data.transforms import strip_think, subsample
-    from msm.train.stages import aft
+    from msm.train.recipes import aft
 
     def build(work: Path) -> dict:
         rows = subsample(read_jsonl(pool.path / "pool.jsonl"), cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
@@ -278,3 +278,24 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
         settings.update(seed=cfg.seed, judge=_generator_identity(cfg, "judge") if judged else None)
         inputs["spec"] = spec.digest()
     return store.build("eval", settings, inputs, build)
+
+
+# ---- reading published artifacts ------------------------------------------------------------------
+
+
+def eval_samples(art) -> list[dict]:
+    """The graded rows of a published eval artifact."""
+    return read_jsonl(art.path / "samples.jsonl")
+
+
+def contamination(cfg: DictConfig, spec: Spec, docs, aft_art):
+    """N-gram overlap between a job's training corpora (documents, AFT rows) and its agentic eval prompts."""
+    from msm.evals.agentic.run import grid_prompts
+    from msm.evals.contamination import check
+
+    training = {
+        "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
+        "aft": read_jsonl(aft_art.path / "rows.jsonl") if aft_art else [],
+    }
+    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(cfg.eval.grid)]
+    return check(training, prompts, n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])

@@ -1,8 +1,8 @@
-"""The two training stages, each a function from (model reference, data) to a folder of weights.
+"""The two training recipes (MSM and AFT), each a function from (model reference, data) to a folder of weights.
 
 A model reference is ``{"base": <folder or hub id>, "adapter": <folder or None>}``: a LoRA stage
 publishes only its adapter and points at the base it sits on, so four seeds of a 32B model cost
-four small adapters, not four copies of the model. ``pipeline.py`` turns published folders into
+four small adapters, not four copies of the model. ``msm.stages`` turns published folders into
 references; these functions never look inside the store.
 """
 
