@@ -42,15 +42,15 @@ def sampling_settings(eval_cfg) -> dict:
 def _judge_requests(rows: list[dict], prompts: dict, judge_cfg, spec_rules: str, policy: bool):
     from msm.llm import Request
 
-    def req(text, tag, k):
+    def req(text, tag):
         return Request(messages=({"role": "user", "content": text},), max_tokens=judge_cfg.max_tokens,
                        temperature=judge_cfg.temperature, sample_index=0, tag=tag)
 
     am = [req(render_rubric(r["scenario"], transcript=r["response"], **prompts[r["condition"]]["evidence"]),
-              "judge/am", i) for i, r in enumerate(rows)]
+              "judge/am") for r in rows]
     pm_rows = [i for i, r in enumerate(rows) if policy and extract_scratchpad(r["response"]).strip()]
     pm = [req(render_rubric("policy_misuse", rules=spec_rules, scratchpad=extract_scratchpad(rows[i]["response"])),
-              "judge/policy_misuse", i) for i in pm_rows]
+              "judge/policy_misuse") for i in pm_rows]
     return am, pm, pm_rows
 
 
