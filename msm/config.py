@@ -157,6 +157,17 @@ class AftConfig(TrainStage):
 
 
 @dataclass
+class VllmConfig:
+    """vLLM's offline engine for ``eval.sampler=vllm`` (GPU); run in its own interpreter, see msm/evals/vllm_worker.py."""
+
+    python: Optional[str] = None  # an interpreter with vllm installed; null = this one
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    max_model_len: Optional[int] = None  # null = the model's own context length
+    enforce_eager: bool = False  # skip CUDA graph capture: slower sampling, faster start
+
+
+@dataclass
 class EvalConfig:
     name: str = "cheese"  # cheese | agentic
     # cheese: log-probability forced choice
@@ -167,9 +178,10 @@ class EvalConfig:
     samples_per_condition: Optional[int] = None  # null = the grid's own advice
     temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
     max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
-    sampler: str = "hf"  # hf (the trained model itself, batched) | openai (a served model: sampler_model at sampler_base_url)
+    sampler: str = "hf"  # hf (the trained model itself, batched) | openai (a served model: sampler_model at sampler_base_url) | vllm (offline engine, GPU)
     sampler_model: Optional[str] = None
     sampler_base_url: Optional[str] = None
+    vllm: VllmConfig = field(default_factory=VllmConfig)
     policy_misuse: bool = True  # also judge the scratchpad for policy misuse
     contamination_n: int = 8  # n-gram size for the training-data contamination report
     batch_size: int = 16

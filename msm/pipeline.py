@@ -106,6 +106,8 @@ def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
     if cfg.datagen.preview:
         record["preview"] = st.preview(store, cfg, spec)
         return record
+    if "eval" in stages:
+        st.check_sampler(cfg)
     docs = st.documents(store, cfg, spec) if train_msm else None
     pool = st.aft_pool(store, cfg, spec) if train_aft else None
     if docs:

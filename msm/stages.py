@@ -241,7 +241,7 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
     The cheese eval is deterministic, so its key holds no training seed and the base model is scored
     once for every seed; the agentic eval samples, so its key holds the seed and the judge.
     """
-    from msm.train.models import load_model, load_tokenizer, use_bf16_autocast
+    from msm.train.models import load_model, load_tokenizer
 
     if cfg.eval.name not in ("cheese", "agentic"):
         raise MsmError(f"eval={cfg.eval.name!r} is not available (known: cheese, agentic)")
@@ -249,35 +249,67 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
     judged = agentic and cfg.judge.backend != "none"
 
     def build(work: Path) -> dict:
-        served = agentic and cfg.eval.sampler == "openai"
-        model = None if served else load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
-        tokenizer = None if served else load_tokenizer(ref.base, cfg.model.chat_template)
         if agentic:
             from msm.evals.agentic.run import evaluate as agentic_eval
 
-            sampler = None
-            if served:
-                from msm.llm import make_client
-
-                sampler = make_client({"backend": "openai", "model": cfg.eval.sampler_model,
-                                       "base_url": cfg.eval.sampler_base_url}, cache_dir=store.root / "llm_cache")
             metrics, rows = agentic_eval(
-                model, tokenizer, cfg.eval, seed=cfg.seed, judge=llm_client(store, cfg, "judge") if judged else None,
-                judge_cfg=cfg.judge, spec_rules="\n".join(f"[{r.id}] {r.text}" for r in spec.rules),
-                sampler_client=sampler, bf16=bool(model is not None and use_bf16_autocast(cfg.eval.precision, model)))
+                _sampler(store, cfg, ref, work), cfg.eval, judge=llm_client(store, cfg, "judge") if judged else None,
+                judge_cfg=cfg.judge, spec_rules="\n".join(f"[{r.id}] {r.text}" for r in spec.rules))
         else:
             from msm.evals.cheese import evaluate
 
+            model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+            tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
             metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
         write_jsonl(work / "samples.jsonl", rows)
         return {"metrics": metrics}
 
-    settings = {"eval": _settings(cfg.eval), "data_seed": cfg.data.seed}
+    ev = _settings(cfg.eval)
+    if ev["sampler"] != "vllm" or not agentic:
+        del ev["vllm"]  # engine settings matter only to the samples they draw
+    settings = {"eval": ev, "data_seed": cfg.data.seed}
     inputs = {"model": ref.key}
     if agentic:
         settings.update(seed=cfg.seed, judge=_generator_identity(cfg, "judge") if judged else None)
         inputs["spec"] = spec.digest()
     return store.build("eval", settings, inputs, build)
+
+
+def _sampler(store: Store, cfg: DictConfig, ref: ModelRef, work: Path):
+    """``sample(prompts, n, temperature=, max_new_tokens=)`` for the model under test, by ``eval.sampler``."""
+    from functools import partial
+
+    from msm.evals import sampling
+    from msm.train.models import load_model, load_tokenizer, use_bf16_autocast
+
+    kind = cfg.eval.sampler
+    if kind == "openai":
+        from msm.llm import make_client
+
+        client = make_client({"backend": "openai", "model": cfg.eval.sampler_model, "base_url": cfg.eval.sampler_base_url},
+                             cache_dir=store.root / "llm_cache")
+        return partial(sampling.sample_served, client)
+    tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
+    if kind == "vllm":
+        return partial(sampling.sample_vllm, tokenizer, ref.as_dict(), seed=cfg.seed, work=work / "vllm",
+                       dtype=cfg.model.dtype, engine=_settings(cfg.eval.vllm))
+    model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+    return partial(sampling.sample_hf, model, tokenizer, batch_size=cfg.eval.batch_size, seed=cfg.seed,
+                   bf16=use_bf16_autocast(cfg.eval.precision, model))
+
+
+def check_sampler(cfg: DictConfig) -> None:
+    """Refuse an agentic eval whose sampler cannot run, before any training is spent on the job."""
+    from msm.evals.sampling import SAMPLERS, check_vllm
+
+    if cfg.eval.name != "agentic":
+        return
+    if cfg.eval.sampler not in SAMPLERS:
+        raise MsmError(f"eval.sampler={cfg.eval.sampler!r} is not a sampler (known: {', '.join(SAMPLERS)})")
+    if cfg.eval.sampler == "openai" and not (cfg.eval.sampler_model and cfg.eval.sampler_base_url):
+        raise MsmError("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    if cfg.eval.sampler == "vllm":
+        check_vllm(cfg.eval.vllm.python)
 
 
 # ---- reading published artifacts ------------------------------------------------------------------

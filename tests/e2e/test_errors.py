@@ -65,3 +65,17 @@ def test_data_stage_only(tmp_path):
     assert list((tmp_path / "store" / "aft_pool").glob("[0-9a-f]*/pool.jsonl"))
     assert not (tmp_path / "store" / "midtrain").exists() and not (tmp_path / "store" / "base_model").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("sampler, message", [
+    ("eval.sampler=vllm", "vllm is not installed for"),
+    ("eval.sampler=openai", "eval.sampler_model and eval.sampler_base_url"),
+    ("eval.sampler=llamacpp", "known: hf, openai, vllm"),
+])
+def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, sampler, message):
+    store = tmp_path / "store"
+    out = run_train(["model=tiny", "experiment=agentic_smoke", sampler, f"paths.store={store}",
+                     f"hydra.run.dir={tmp_path}/run", "logger=none"])
+    assert out.returncode == 1 and message in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert not store.exists() or not list(store.glob("*/[0-9a-f]*"))  # nothing was built

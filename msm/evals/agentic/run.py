@@ -117,18 +117,15 @@ def summarize(rows: list[dict], judged: bool) -> dict:
     return metrics
 
 
-def evaluate(model, tokenizer, eval_cfg, *, seed: int, judge, judge_cfg, spec_rules: str, sampler_client=None,
-             bf16: bool = False) -> tuple[dict, list[dict]]:
-    from msm.evals.sampling import sample_hf, sample_served
+def evaluate(sample, eval_cfg, *, judge, judge_cfg, spec_rules: str) -> tuple[dict, list[dict]]:
+    """Sample every condition of ``eval_cfg.grid``, grade, summarize.
 
+    ``sample(prompts, n, temperature=, max_new_tokens=)`` returns ``n`` texts per prompt: one of the
+    samplers of ``msm.evals.sampling``, bound to the model under test by the stage that runs the eval.
+    """
     prompts = grid_prompts(eval_cfg.grid)
     s = sampling_settings(eval_cfg)
-    if sampler_client is not None:
-        samples = sample_served(sampler_client, prompts, s["n"], temperature=s["temperature"],
-                                max_new_tokens=s["max_new_tokens"])
-    else:
-        samples = sample_hf(model, tokenizer, prompts, s["n"], temperature=s["temperature"],
-                            max_new_tokens=s["max_new_tokens"], batch_size=eval_cfg.batch_size, seed=seed, bf16=bf16)
+    samples = sample(prompts, s["n"], temperature=s["temperature"], max_new_tokens=s["max_new_tokens"])
     rows = [
         {"condition": p["id"], "scenario": p["scenario"], "goal": p["goal"], "sample": k, "response": text}
         for p, texts in zip(prompts, samples) for k, text in enumerate(texts)
