@@ -251,10 +251,11 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
     def build(work: Path) -> dict:
         if agentic:
             from msm.evals.agentic.run import evaluate as agentic_eval
+            from msm.evals.agentic.run import spec_rules_text
 
             metrics, rows = agentic_eval(
                 _sampler(store, cfg, ref, work), cfg.eval, judge=llm_client(store, cfg, "judge") if judged else None,
-                judge_cfg=cfg.judge, spec_rules="\n".join(f"[{r.id}] {r.text}" for r in spec.rules))
+                judge_cfg=cfg.judge, spec_rules=spec_rules_text(spec))
         else:
             from msm.evals.cheese import evaluate
 

@@ -39,18 +39,25 @@ def sampling_settings(eval_cfg) -> dict:
     }
 
 
-def _judge_requests(rows: list[dict], prompts: dict, judge_cfg, spec_rules: str, policy: bool):
+def spec_rules_text(spec) -> str:
+    """The spec's rules as the policy-misuse judge reads them: one ``[ID] text`` line per rule."""
+    return "\n".join(f"[{r.id}] {r.text}" for r in spec.rules)
+
+
+def judge_request(text: str, tag: str, judge_cfg):
+    """One rubric prompt as a judge request (cached by ``msm.llm`` on its full content)."""
     from msm.llm import Request
 
-    def req(text, tag):
-        return Request(messages=({"role": "user", "content": text},), max_tokens=judge_cfg.max_tokens,
-                       temperature=judge_cfg.temperature, sample_index=0, tag=tag)
+    return Request(messages=({"role": "user", "content": text},), max_tokens=judge_cfg.max_tokens,
+                   temperature=judge_cfg.temperature, sample_index=0, tag=tag)
 
-    am = [req(render_rubric(r["scenario"], transcript=r["response"], **prompts[r["condition"]]["evidence"]),
-              "judge/am") for r in rows]
+
+def _judge_requests(rows: list[dict], prompts: dict, judge_cfg, spec_rules: str, policy: bool):
+    am = [judge_request(render_rubric(r["scenario"], transcript=r["response"], **prompts[r["condition"]]["evidence"]),
+                        "judge/am", judge_cfg) for r in rows]
     pm_rows = [i for i, r in enumerate(rows) if policy and extract_scratchpad(r["response"]).strip()]
-    pm = [req(render_rubric("policy_misuse", rules=spec_rules, scratchpad=extract_scratchpad(rows[i]["response"])),
-              "judge/policy_misuse") for i in pm_rows]
+    pm = [judge_request(render_rubric("policy_misuse", rules=spec_rules, scratchpad=extract_scratchpad(rows[i]["response"])),
+                        "judge/policy_misuse", judge_cfg) for i in pm_rows]
     return am, pm, pm_rows
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 import threading
 import time
 
 import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 
 class BackgroundServer:
@@ -40,3 +44,38 @@ def chat_completion(model: str, text: str, finish: str, prompt: str, response_id
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
                       "total_tokens": (len(prompt) + len(text)) // 4}}
+
+
+class ScriptedChatServer(BackgroundServer):
+    """An OpenAI-compatible ``/v1/chat/completions`` whose answers come from :meth:`reply`.
+
+    ``reply(body)`` returns ``(step, text, finish_reason)`` for the request body; ``calls`` counts the
+    requests answered per step. A step of ``"unknown"`` is answered with an HTTP 400 carrying ``text``:
+    a scripted server must never invent an answer to a prompt it was not written for.
+    """
+
+    url_suffix = "/v1"
+
+    def __init__(self):
+        self.calls: collections.Counter = collections.Counter()
+        self._ids = itertools.count()
+        self.app = self._make_app()
+        self.base_url = ""
+
+    def reply(self, body: dict) -> tuple[str, str, str]:
+        raise NotImplementedError
+
+    def _make_app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            body = await request.json()
+            step, text, finish = self.reply(body)
+            self.calls[step] += 1
+            if step == "unknown":
+                return JSONResponse({"error": {"type": "invalid_request_error", "message": text}}, status_code=400)
+            prompt = "".join(m["content"] for m in body["messages"])
+            return chat_completion(body["model"], text, finish, prompt, str(next(self._ids)))
+
+        return app

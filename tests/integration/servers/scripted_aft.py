@@ -22,10 +22,7 @@ import collections
 import hashlib
 import re
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-from tests.integration.servers.background import BackgroundServer, chat_completion
+from tests.integration.servers.background import ScriptedChatServer
 
 AREAS = ["Home cooking", "Travel planning", "Small business", "Parenting", "Personal finance", "Gardening",
          "Weddings", "Moving house", "Fitness", "Student life", "Retirement", "Pet care"]
@@ -52,17 +49,13 @@ def _h(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
 
 
-class ScriptedAft(BackgroundServer):
-    url_suffix = "/v1"
-
+class ScriptedAft(ScriptedChatServer):
     def __init__(self):
-        self.calls: collections.Counter = collections.Counter()  # step -> requests answered
+        super().__init__()
         self.seen: collections.Counter = collections.Counter()  # prompt -> times asked
         self.planted: collections.Counter = collections.Counter()  # kind -> answers carrying it
         self.response_kind: dict[str, str] = {}  # question -> kind of the response it got
         self.verdict_kind: dict[str, str] = {}  # question -> include | self_continuation | unparsable
-        self.app = self._make_app()
-        self.base_url = ""
 
     # ------------------------------------------------------------------ answers
 
@@ -129,19 +122,6 @@ class ScriptedAft(BackgroundServer):
             return ("responses", *self._response(prompt))
         return "unknown", f"unrecognised prompt {_h(prompt)}", "stop"
 
-    def _make_app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/v1/chat/completions")
-        async def chat(request: Request):
-            body = await request.json()
-            msgs = body["messages"]
-            system = next((m["content"] for m in msgs if m["role"] == "system"), "")
-            prompt = msgs[-1]["content"]
-            step, text, finish = self.answer(system, prompt)
-            self.calls[step] += 1
-            if step == "unknown":
-                return JSONResponse({"error": {"type": "invalid_request_error", "message": text}}, status_code=400)
-            return chat_completion(body["model"], text, finish, system + prompt, _h(prompt + str(self.seen[prompt])))
-
-        return app
+    def reply(self, body: dict) -> tuple[str, str, str]:
+        msgs = body["messages"]
+        return self.answer(next((m["content"] for m in msgs if m["role"] == "system"), ""), msgs[-1]["content"])

@@ -23,10 +23,7 @@ import hashlib
 import random
 import re
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-from tests.integration.servers.background import BackgroundServer, chat_completion
+from tests.integration.servers.background import ScriptedChatServer
 
 WORDS = ("river market ledger lantern harbor meadow archive orchard signal bridge compass quarry garden "
          "circuit festival tribunal clinic workshop granary observatory ferry census almanac foundry "
@@ -66,20 +63,16 @@ def _h(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
 
 
-class ScriptedWriter(BackgroundServer):
-    url_suffix = "/v1"
-
+class ScriptedWriter(ScriptedChatServer):
     def __init__(self, *, short_every: int = 3, unsuitable_every: int = 7, cut_once_every: int = 5,
                  cut_always_every: int = 11, twin_every: int = 8):
+        super().__init__()
         self.short_every, self.unsuitable_every = short_every, unsuitable_every
         self.cut_once_every, self.cut_always_every, self.twin_every = cut_once_every, cut_always_every, twin_every
-        self.calls: collections.Counter = collections.Counter()  # step -> requests answered
         self.seen: collections.Counter = collections.Counter()  # prompt -> times asked
         self.sent: dict[str, list[str]] = collections.defaultdict(list)  # planted kind -> prompts, per answer
         self.cut_texts: list[str] = []
         self.max_tokens_seen: list[int] = []
-        self.app = self._make_app()
-        self.base_url = ""
 
     # ------------------------------------------------------------------ answers
 
@@ -140,18 +133,6 @@ class ScriptedWriter(BackgroundServer):
             return "revise", f"<plan>Tighten it.</plan>\n<document>Revised. {draft}</document>", "stop"
         return "unknown", f"unrecognised prompt {h}", "stop"
 
-    def _make_app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/v1/chat/completions")
-        async def chat(request: Request):
-            body = await request.json()
-            prompt = body["messages"][-1]["content"]
-            self.max_tokens_seen.append(int(body.get("max_tokens") or 0))
-            step, text, finish = self.answer(prompt)
-            self.calls[step] += 1
-            if step == "unknown":
-                return JSONResponse({"error": {"type": "invalid_request_error", "message": text}}, status_code=400)
-            return chat_completion(body["model"], text, finish, prompt, _h(prompt + str(self.seen[prompt])))
-
-        return app
+    def reply(self, body: dict) -> tuple[str, str, str]:
+        self.max_tokens_seen.append(int(body.get("max_tokens") or 0))
+        return self.answer(body["messages"][-1]["content"])

@@ -1,0 +1,149 @@
+"""How well a judge agrees with the rubrics, on hand-labelled outputs (``calibration.yaml``).
+
+    python -m msm.evals.agentic.calibrate judge=anthropic judge.model=claude-sonnet-4-5
+    python -m msm.evals.agentic.calibrate judge=openai judge.base_url=http://localhost:8000/v1 judge.model=Qwen/Qwen3-32B
+
+Arguments are Hydra overrides of ``conf/train.yaml`` (the judge group, ``paths.store`` for the response
+cache), plus ``--out FILE`` for the JSON report. Every labelled output is graded exactly as the eval
+grades samples (same rubric, same request, same parser), so a judge that scores well here is the
+judge the eval needs; one that does not should not be trusted with the misalignment rate. Failures
+(unparsable, refused, truncated) are reported beside agreement and left out of it, as in the eval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from msm.errors import MsmError
+
+CALIBRATION = Path(__file__).resolve().parent / "calibration.yaml"
+PM_LABELS = ("cites_rule", "self_preservation_reasoning", "misuse")
+
+
+SCENARIO_FIELDS = {"id": str, "condition": str, "decided": bool, "evidence": bool, "output": str}
+POLICY_FIELDS = {"id": str, "spec": str, "labels": dict, "scratchpad": str}
+
+
+def _check(path: Path, where: str, i: int, item: dict, fields: dict) -> None:
+    for name, kind in fields.items():
+        if not isinstance(item.get(name), kind):
+            raise MsmError(f"{path}: {where}[{i}].{name} must be a {kind.__name__}, got {item.get(name)!r}")
+
+
+def load(path: Path = CALIBRATION) -> tuple[list[dict], list[dict]]:
+    """The scenario items and the policy-misuse items, checked field by field."""
+    from msm.evals.agentic.assemble import Condition
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    scenarios, policy = data.get("scenarios") or [], data.get("policy_misuse") or []
+    for i, item in enumerate(scenarios):
+        _check(path, "scenarios", i, item, SCENARIO_FIELDS)
+        Condition.from_id(item["condition"])  # a malformed id raises, naming it
+    for i, item in enumerate(policy):
+        _check(path, "policy_misuse", i, item, POLICY_FIELDS)
+        labels = item["labels"]
+        if set(labels) != set(PM_LABELS) or not all(isinstance(v, bool) for v in labels.values()):
+            raise MsmError(f"{path}: policy_misuse[{i}].labels must give yes or no for each of {', '.join(PM_LABELS)}")
+    ids = [item["id"] for item in scenarios + policy]
+    if len(set(ids)) != len(ids):
+        raise MsmError(f"{path}: ids used twice: {sorted({x for x in ids if ids.count(x) > 1})}")
+    return scenarios, policy
+
+
+def _agreement(pairs: list[tuple[bool, bool | None]]) -> dict:
+    """Agreement of judged values with labels, failures (None) left out; with the confusion counts."""
+    judged = [(want, got) for want, got in pairs if got is not None]
+    c = {"tp": sum(w and g for w, g in judged), "fp": sum(g and not w for w, g in judged),
+         "tn": sum(not w and not g for w, g in judged), "fn": sum(w and not g for w, g in judged)}
+    return {"agreement": (c["tp"] + c["tn"]) / len(judged) if judged else None, "n": len(judged),
+            "failures": len(pairs) - len(judged), **c}
+
+
+def grade_scenarios(items: list[dict], judge, judge_cfg) -> tuple[dict, list[dict]]:
+    """Judge every scenario item through the eval's own grading; agreement overall and per scenario."""
+    from msm.evals.agentic.assemble import Condition, build_prompt
+    from msm.evals.agentic.run import grade
+
+    prompts = {c: build_prompt(Condition.from_id(c)) for c in {it["condition"] for it in items}}
+    rows = [{"id": it["id"], "condition": it["condition"], "scenario": Condition.from_id(it["condition"]).scenario,
+             "response": it["output"]} for it in items]
+    grade(rows, prompts, judge, judge_cfg, spec_rules="", policy=False)
+    by_scenario: dict[str, list] = defaultdict(list)
+    for it, r in zip(items, rows):
+        r.update(expected=it["decided"], expected_evidence=it["evidence"])
+        by_scenario[r["scenario"]].append((it["decided"], r["classifier_verdict"]))
+    report = {"all": _agreement([p for ps in by_scenario.values() for p in ps])}
+    report.update({s: _agreement(ps) for s, ps in sorted(by_scenario.items())})
+    return report, rows
+
+
+def grade_policy_misuse(items: list[dict], judge, judge_cfg) -> tuple[dict, list[dict]]:
+    """Judge every scratchpad with the policy-misuse rubric against its spec's rules; agreement per label."""
+    from msm.evals.agentic.run import judge_request, spec_rules_text
+    from msm.evals.agentic.verdicts import parse_policy_misuse, render_rubric
+    from msm.specs import load_spec
+    from msm.stages import REPO
+
+    rules = {name: spec_rules_text(load_spec(REPO / "specs" / f"{name}.md")) for name in {it["spec"] for it in items}}
+    reqs = [judge_request(render_rubric("policy_misuse", rules=rules[it["spec"]], scratchpad=it["scratchpad"]),
+                          "judge/policy_misuse", judge_cfg) for it in items]
+    rows = []
+    for it, resp in zip(items, judge.complete_many(reqs, desc="judge policy misuse")):
+        v = parse_policy_misuse(resp.text) if resp.ok else None
+        rows.append({"id": it["id"], "status": v.status if v else resp.finish_reason, "expected": it["labels"],
+                     "labels": v.labels if v is not None and v.ok else None})
+    report = {label: _agreement([(r["expected"][label], r["labels"][label] if r["labels"] else None) for r in rows])
+              for label in PM_LABELS}
+    return report, rows
+
+
+def _fmt(a: dict) -> str:
+    agree = "n/a" if a["agreement"] is None else f"{a['agreement']:.2f}"
+    return (f"agreement {agree} (n={a['n']}, failures={a['failures']}; "
+            f"tp={a['tp']} fp={a['fp']} tn={a['tn']} fn={a['fn']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hydra import compose, initialize_config_dir
+
+    from msm import stages
+    from msm.config import register_configs
+    from msm.jsonl import write_json
+    from msm.store import Store
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("judge_calibration.json"), help="where the JSON report goes")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. judge=anthropic judge.model=...")
+    args = parser.parse_args(argv)
+    register_configs()
+    with initialize_config_dir(config_dir=str(stages.REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=args.overrides)
+    try:
+        if cfg.judge.backend == "none":
+            raise MsmError("judge=none: calibration needs an LLM judge (judge=openai or judge=anthropic, with judge.model)")
+        judge = stages.llm_client(Store(cfg.paths.store), cfg, "judge")
+        scen_items, pm_items = load()
+        scen_report, scen_rows = grade_scenarios(scen_items, judge, cfg.judge)
+        pm_report, pm_rows = grade_policy_misuse(pm_items, judge, cfg.judge)
+    except MsmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    report = {"judge": {"backend": cfg.judge.backend, "model": cfg.judge.model}, "scenarios": scen_report,
+              "policy_misuse": pm_report, "scenario_items": scen_rows, "policy_misuse_items": pm_rows}
+    write_json(args.out, report)
+    print(f"judge {cfg.judge.backend}:{cfg.judge.model} against {CALIBRATION.name}")
+    for name, a in scen_report.items():
+        print(f"  verdict  {name:<14} {_fmt(a)}")
+    for name, a in pm_report.items():
+        print(f"  policy   {name:<14} {_fmt(a)}")
+    print(f"report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
