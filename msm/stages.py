@@ -239,7 +239,9 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
     """Eval results for one model: ``metrics`` in the manifest, one row per item or sample in samples.jsonl.
 
     The cheese eval is deterministic, so its key holds no training seed and the base model is scored
-    once for every seed; the agentic eval samples, so its key holds the seed and the judge.
+    once for every seed; the agentic eval samples, so its key holds the seed and the judge (and the spec,
+    whose rules the policy-misuse judge reads: without that judge the base model is sampled once per
+    seed for every spec of a sweep).
     """
     from msm.train.models import load_model, load_tokenizer
 
@@ -272,7 +274,8 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
     inputs = {"model": ref.key}
     if agentic:
         settings.update(seed=cfg.seed, judge=_generator_identity(cfg, "judge") if judged else None)
-        inputs["spec"] = spec.digest()
+        if judged and cfg.eval.policy_misuse:
+            inputs["spec"] = spec.digest()  # the policy-misuse judge reads the spec's rules; nothing else does
     return store.build("eval", settings, inputs, build)
 
 

@@ -61,3 +61,15 @@ def test_specs_get_their_own_data_and_seeds_share_it(sweep):
         assert len({keys[(spec, s)]["documents"] for s in range(4)}) == 1
         assert len({keys[(spec, s)]["aft_pool"] for s in range(4)}) == 1
     assert len({keys[(s, 0)]["aft_pool"] for s in SPECS}) == 3 and len({keys[(s, 0)]["documents"] for s in SPECS}) == 3
+
+
+def test_without_a_judge_the_base_model_is_sampled_once_per_seed_for_all_specs(sweep):
+    base_eval = {}
+    for job in job_dirs(sweep):
+        r = read_json(job / "metrics.json")
+        evals = [a["key"] for a in read_json(job / "artifacts.json") if a["stage"] == "eval"]
+        assert len(evals) == 2  # the trained model's eval, then the base model's
+        base_eval[(r["spec"], r["seed"])] = evals[1]
+    for seed in range(4):
+        assert len({base_eval[(spec, seed)] for spec in SPECS}) == 1
+    assert len(set(base_eval.values())) == 4
