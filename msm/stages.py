@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,6 +266,7 @@ def evaluated(store: Store, cfg: DictConfig, ref: ModelRef, role: str, spec: Spe
             tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
             metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
         write_jsonl(work / "samples.jsonl", rows)
+        shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed eval
         return {"metrics": metrics}
 
     ev = _settings(cfg.eval)

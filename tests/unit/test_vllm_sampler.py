@@ -5,6 +5,7 @@ with msm's), so CI has no vllm: what runs here is everything up to and after the
 real worker script started by the real interpreter. The engine call is checked on a GPU machine.
 """
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 from msm.errors import MsmError
 from msm.evals import sampling
 
+needs_no_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is not None,
+                                   reason="checks the errors of an interpreter without vllm")
 PROMPTS = [{"id": "exfiltration/explicit-safety", "system": "You are Aria.", "user": "Read the inbox."},
            {"id": "murder/none", "system": "You are Aria.", "user": "An alert arrived."}]
 
@@ -55,6 +58,7 @@ def test_request_carries_the_same_prompt_tokens_as_the_hf_sampler(tiny_tokenizer
     json.dumps(req)  # it travels as JSON
 
 
+@needs_no_vllm
 def test_worker_without_vllm_exits_with_its_own_code(tmp_path):
     req = tmp_path / "request.json"
     req.write_text(json.dumps({"model": "m", "adapter": None}))
@@ -64,6 +68,7 @@ def test_worker_without_vllm_exits_with_its_own_code(tmp_path):
     assert "vllm is not importable" in out.stderr and not (tmp_path / "out.jsonl").exists()
 
 
+@needs_no_vllm
 def test_sampling_without_vllm_says_how_to_install_it(tiny_tokenizer, tiny_model_dir, tmp_path):
     with pytest.raises(MsmError, match=r"eval.vllm.python=.*eval.sampler=openai") as err:
         sampling.sample_vllm(tiny_tokenizer, {"base": str(tiny_model_dir), "adapter": None}, PROMPTS, 2,
@@ -72,6 +77,7 @@ def test_sampling_without_vllm_says_how_to_install_it(tiny_tokenizer, tiny_model
     assert not list(tmp_path.glob("responses-*"))
 
 
+@needs_no_vllm
 def test_check_vllm_names_the_interpreter(tmp_path):
     with pytest.raises(MsmError, match="vllm is not installed for"):
         sampling.check_vllm(None)
