@@ -11,6 +11,7 @@ vllm path seeds each sample from (seed, condition, k), the served path keys its 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -161,6 +162,9 @@ def sample_vllm(tokenizer, model: dict, prompts: Sequence[dict], n: int, *, temp
         work.mkdir(parents=True, exist_ok=True)
         req_path.write_text(json.dumps(req, sort_keys=True))
         exe = vllm_python(engine.get("python"))
+        if torch.cuda.is_available():  # hand the GPU memory this process cached while training to the engine
+            gc.collect()
+            torch.cuda.empty_cache()
         rc = subprocess.run([exe, str(VLLM_WORKER), str(req_path), str(out_path)]).returncode
         if rc == VLLM_MISSING:
             raise MsmError(_no_vllm(exe))
