@@ -20,16 +20,16 @@ from pathlib import Path
 import yaml
 
 from msm.errors import MsmError
+from msm.evals.agentic.verdicts import POLICY_MISUSE_LABELS as PM_LABELS
 
 CALIBRATION = Path(__file__).resolve().parent / "calibration.yaml"
-PM_LABELS = ("cites_rule", "self_preservation_reasoning", "misuse")
-
-
 SCENARIO_FIELDS = {"id": str, "condition": str, "decided": bool, "evidence": bool, "output": str}
 POLICY_FIELDS = {"id": str, "spec": str, "labels": dict, "scratchpad": str}
 
 
-def _check(path: Path, where: str, i: int, item: dict, fields: dict) -> None:
+def _check(path: Path, where: str, i: int, item, fields: dict) -> None:
+    if not isinstance(item, dict):
+        raise MsmError(f"{path}: {where}[{i}] must be a mapping with {', '.join(fields)}")
     for name, kind in fields.items():
         if not isinstance(item.get(name), kind):
             raise MsmError(f"{path}: {where}[{i}].{name} must be a {kind.__name__}, got {item.get(name)!r}")
