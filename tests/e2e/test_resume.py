@@ -1,5 +1,6 @@
 """A killed training stage resumes from its last checkpoint; the same config reproduces the same numbers."""
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,18 @@ from .conftest import REPO, TINY, read_json, run_train
 pytestmark = pytest.mark.slow
 
 
+def _complete_checkpoints(store) -> list:
+    """Checkpoints whose trainer_state.json (the Trainer writes it last) is whole."""
+    done = []
+    for state in store.glob("midtrain/.partial/*/checkpoints/checkpoint-*/trainer_state.json"):
+        try:
+            json.loads(state.read_text())
+            done.append(state.parent)
+        except (OSError, ValueError):
+            pass
+    return done
+
+
 def test_killed_midtraining_resumes_from_its_checkpoint(tmp_path):
     store = tmp_path / "store"
     args = [*TINY, "datagen.documents.target_documents=400", "midtrain.max_steps=60", "midtrain.save_steps=5",
@@ -20,7 +33,7 @@ def test_killed_midtraining_resumes_from_its_checkpoint(tmp_path):
     proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"hydra.run.dir={tmp_path}/a"],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and not list(store.glob("midtrain/.partial/*/checkpoints/checkpoint-*")):
+    while time.time() < deadline and not _complete_checkpoints(store):  # a kill mid-save would leave none to resume
         assert proc.poll() is None, "training ended before it could be interrupted"
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
