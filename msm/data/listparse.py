@@ -116,10 +116,6 @@ def parse_items(text: str, **kwargs) -> list[str]:
     return [item for _, item in parse_numbered(text, **kwargs)]
 
 
-def same_item(a: str, b: str) -> bool:
-    return _norm(a) == _norm(b)
-
-
 def item_key(item: str) -> str:
     return _norm(item)
 

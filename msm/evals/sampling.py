@@ -24,10 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from msm.errors import MsmError
+from msm.evals.vllm_worker import VLLM_MISSING  # the worker's exit code when vllm cannot be imported
 
 SAMPLERS = ("hf", "openai", "vllm")
 VLLM_WORKER = Path(__file__).with_name("vllm_worker.py")
-VLLM_MISSING = 3  # the worker's exit code when vllm cannot be imported
 
 
 def _chat(system: str, user: str) -> list[dict]:

@@ -5,7 +5,8 @@ It imports the standard library and vllm only, never msm: vLLM pins its own torc
 (vllm 0.33: torch 2.14, transformers < 5.21), which conflict with msm's pins, so it usually runs in an
 environment of its own. Prompts arrive as token ids and responses leave as token ids, so the worker
 needs no tokenizer and every sampler sees the same prompts. The responses file appears only complete
-(written aside, then renamed), one JSON line per sample in request order.
+(written aside, then renamed), one JSON line per sample in request order. msm imports this module
+only for ``VLLM_MISSING``, which is why nothing but the standard library is imported at the top.
 """
 
 import json
