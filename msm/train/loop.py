@@ -16,7 +16,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-import torch
 from peft import LoraConfig, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 

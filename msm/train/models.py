@@ -184,7 +184,7 @@ def convert_smollm2(out_dir: Path) -> None:
         import gguf  # noqa: F401  (transformers needs it to read the file)
     except ImportError as e:
         raise MsmError("converting SmolLM2 needs the 'gguf' package: pip install gguf") from e
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf_path = find_smollm2_gguf()
     folder, name = gguf_path.parent, gguf_path.name

@@ -5,7 +5,6 @@ server is stopped in teardown (processes by their own pid)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.servers.anthropic_standin import AnthropicStandIn
+from tests.integration.servers.background import free_port
 from tests.integration.servers.fault_proxy import FaultProxy
 
 SERVE_START_TIMEOUT_S = 120
@@ -22,12 +22,6 @@ SERVE_START_TIMEOUT_S = 120
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: talks to real local servers (transformers serve, stand-ins)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _log_tail(path: Path, n: int = 3000) -> str:
@@ -102,9 +96,5 @@ def fault_proxy(openai_server):
 @pytest.fixture
 def anthropic_standin():
     """The local Anthropic API stand-in (the real API is unreachable from here), expecting no particular key."""
-    server = AnthropicStandIn()
-    server.start(free_port())
-    try:
+    with AnthropicStandIn().running() as server:
         yield server
-    finally:
-        server.stop()

@@ -26,7 +26,6 @@ from msm.data.listparse import item_key
 from msm.errors import MsmError
 from msm.llm import make_client
 from msm.specs import load_spec
-from tests.integration.conftest import free_port
 from tests.integration.servers.scripted_aft import SPEC_QUESTION, TWIN, TWIN_PARAPHRASE, ScriptedAft
 
 pytestmark = pytest.mark.integration
@@ -53,12 +52,8 @@ def run(base_url, model, cache: Path, work: Path, cfg=None, **kw) -> dict:
 
 @pytest.fixture(scope="module")
 def scripted():
-    server = ScriptedAft()
-    server.start(free_port())
-    try:
+    with ScriptedAft().running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import sys
 
 import pytest
 
-from tests.integration.conftest import free_port
 from tests.integration.servers.fault_proxy import FaultProxy
 from tests.integration.servers.scripted_aft import ScriptedAft
 from tests.integration.servers.scripted_writer import ScriptedWriter
@@ -39,15 +38,13 @@ def train(args, tmp_path, name):
 
 @pytest.fixture
 def upstream(request):
-    server = request.param()
-    server.start(free_port())
-    proxy = FaultProxy(server.base_url.removesuffix("/v1"), fault_rate=0.3, faults=("429", "500", "drop"))
-    proxy.start()
-    try:
-        yield server, proxy
-    finally:
-        proxy.stop()
-        server.stop()
+    with request.param().running() as server:
+        proxy = FaultProxy(server.base_url.removesuffix("/v1"), fault_rate=0.3, faults=("429", "500", "drop"))
+        proxy.start()
+        try:
+            yield server, proxy
+        finally:
+            proxy.stop()
 
 
 @pytest.mark.parametrize("upstream", [ScriptedWriter], indirect=True)

@@ -23,7 +23,6 @@ from msm.data import docgen
 from msm.data.docgen import FILES, LEVELS, generate_documents, prompts_digest, section_text
 from msm.llm import make_client
 from msm.specs import load_spec
-from tests.integration.conftest import free_port
 from tests.integration.servers.scripted_writer import TWIN_TEXT, ScriptedWriter
 
 pytestmark = pytest.mark.integration
@@ -55,12 +54,8 @@ def spec():
 
 @pytest.fixture(scope="module")
 def writer():
-    w = ScriptedWriter()
-    w.start(free_port())
-    try:
+    with ScriptedWriter().running() as w:
         yield w
-    finally:
-        w.stop()
 
 
 @pytest.fixture(scope="module")

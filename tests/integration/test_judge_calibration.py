@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from msm.evals.agentic import calibrate
-from tests.integration.conftest import free_port
 from tests.integration.servers.scripted_judge import ScriptedJudge
 
 pytestmark = pytest.mark.integration
@@ -24,10 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def judge():
-    server = ScriptedJudge()
-    server.start(free_port())
-    yield server
-    server.stop()
+    with ScriptedJudge().running() as server:
+        yield server
 
 
 def _calibrate(judge, tmp_path, out):

@@ -24,7 +24,6 @@ from msm.errors import MsmError
 from msm.llm import BackendConfigError, LLMClient, Request, make_client
 from msm.llm.ratelimit import RateLimiter, TokenBucket
 from tests.integration.servers.anthropic_standin import AnthropicStandIn, answer
-from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -258,14 +257,10 @@ def test_anthropic_messages_through_standin(anthropic_standin, claude_key, tmp_p
 
 
 def test_anthropic_rejected_key_fails_loudly_without_leaking(claude_key, monkeypatch, tmp_path):
-    standin = AnthropicStandIn(expected_key="the-right-key")
-    standin.start(free_port())
-    try:
+    with AnthropicStandIn(expected_key="the-right-key").running() as standin:
         client = claude(standin, tmp_path / "cache")
         with pytest.raises(BackendConfigError) as e:
             client.complete_many([req("hi", max_tokens=20)])
-    finally:
-        standin.stop()
     assert "401" in str(e.value) and "authentication_error" in str(e.value)
     assert claude_key not in str(e.value) and claude_key not in repr(e.value)  # the stand-in echoed it; we scrub
     chained, exc = [], e.value

@@ -26,7 +26,6 @@ import collections
 import hashlib
 import json
 import re
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
+import socket
 import threading
 import time
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class BackgroundServer:
@@ -30,6 +38,15 @@ class BackgroundServer:
             time.sleep(0.02)
         self.base_url = f"http://127.0.0.1:{port}{self.url_suffix}"
         return self.base_url
+
+    @contextlib.contextmanager
+    def running(self):
+        """Serve on a free loopback port for the ``with`` block, and stop afterwards whatever happens."""
+        self.start(free_port())
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if getattr(self, "_server", None) is not None:
