@@ -46,8 +46,9 @@ def main(cfg: DictConfig) -> dict:
 
     try:
         return run(cfg)
-    except MsmError as e:  # the user's input is at fault: one clear line, no traceback
-        print(f"error: {e}", file=sys.stderr)
+    except MsmError as e:  # the user's input is at fault: one clear line per problem, no traceback
+        for line in str(e).splitlines() or [type(e).__name__]:
+            print(f"error: {line}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from msm.config import Arm
 from msm.errors import MsmError
 
 log = logging.getLogger(__name__)
 
 #: Fields that say *which* cell of the experiment a job is; everything else is a metric.
 IDENTITY = ("spec", "model", "arm", "midtrain", "aft", "aft_scale", "seed", "eval", "job_dir")
-#: The paper's arms in the order they are read: controls first, the full method last.
-ARMS = ("baseline", "aft_only", "msm_only", "msm_aft")
+#: The paper's arms in the order they are read: controls first, the full method last (msm.config.Arm).
+ARMS = tuple(Arm.values())
 
 METRICS_FILE = "metrics.json"
 

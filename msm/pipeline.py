@@ -3,38 +3,82 @@
     spec ──> documents ──> midtrained ──> aligned ──> eval ──> metrics.json
       └────> AFT pool ──(aft_scale rows)──┘
 
-Each stage is built (or reused) through ``msm.stages`` and the content-addressed store; this file
-decides which stages a job needs, in which order, and what the job writes to its output folder.
+This file decides which stages a job needs and in which order (:func:`plan`, which computes every
+artifact key before anything is built), then has the content-addressed store build or reuse each
+one, and writes what the job reports into its output folder.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm import stages as st
 from msm import tracking
-from msm.config import STAGES
-from msm.errors import MsmError
+from msm.config import Arm
 from msm.jsonl import write_json, write_jsonl
-from msm.specs import Spec
-from msm.store import Store
+from msm.specs import Spec, resolve_spec
+from msm.stages import checks
+from msm.stages.data import aft_pool, documents, preview
+from msm.stages.evals import contamination, eval_samples, evaluated
+from msm.stages.models import ModelRef, aligned, base_model, midtrained
+from msm.store import Artifact, Build, Store
 
 log = logging.getLogger(__name__)
-ARMS = {(False, False): "baseline", (False, True): "aft_only", (True, False): "msm_only", (True, True): "msm_aft"}
 
 
-def arm(cfg: DictConfig) -> str:
-    return ARMS[(cfg.midtrain.method != "none", cfg.aft.method != "none")]
+def arm(cfg: DictConfig) -> Arm:
+    return Arm.of(cfg.midtrain.method != "none", cfg.aft.method != "none")
 
 
-def stage_prefix(stages) -> list[str]:
-    stages = list(stages)
-    if not stages or stages != list(STAGES[: len(stages)]):
-        raise MsmError(f"stages={stages} must be a non-empty prefix of {list(STAGES)}, e.g. stages=[data]")
-    return stages
+# ---- the plan: every artifact a job needs, keyed before anything is built ---------------------------
+
+
+@dataclass
+class JobPlan:
+    """The artifacts of one job in build order (None: the job does not need it). Every key is known
+    up front, because each stage's key depends only on settings and the keys of its inputs."""
+
+    documents: Build | None = None
+    aft_pool: Build | None = None
+    base_model: Build | None = None
+    midtrain: Build | None = None
+    aft: Build | None = None
+    eval: Build | None = None
+    eval_base: Build | None = None
+    base: ModelRef | None = None  # the model the job starts from
+    model: ModelRef | None = None  # the model it ends with (the base itself for the baseline arm)
+
+    def builds(self) -> dict[str, Build]:
+        """``{stage name: build}`` in build order, for the stages the job needs."""
+        return {f.name: b for f in fields(self) if isinstance(b := getattr(self, f.name), Build)}
+
+
+def plan(cfg: DictConfig, spec: Spec, store: Store, stages: list[str],
+         log_fn: Callable[[dict], None] = lambda record: None) -> JobPlan:
+    """What the job builds, in order. ``log_fn`` receives the training curves (the job's tracker)."""
+    midtrains, aligns = cfg.midtrain.method != "none", cfg.aft.method != "none"
+    job = JobPlan()
+    if midtrains:
+        job.documents = documents(cfg, spec)
+    if aligns:
+        job.aft_pool = aft_pool(cfg, spec)
+    if stages == ["data"]:
+        return job
+    job.base, job.base_model = base_model(store, cfg.model)
+    job.model = job.base
+    if midtrains:
+        job.model, job.midtrain = midtrained(store, cfg, job.model, job.documents, log_fn)
+    if aligns and "aft" in stages:
+        job.model, job.aft = aligned(store, cfg, job.model, job.aft_pool, log_fn)
+    if "eval" in stages:
+        job.eval = evaluated(cfg, job.model, "trained", spec)
+        if cfg.eval.include_base:
+            job.eval_base = evaluated(cfg, job.base, "base", spec)
+    return job
 
 
 # ---- the job ----------------------------------------------------------------------------------------
@@ -52,9 +96,9 @@ def _job_dir(output_dir: str | Path | None) -> Path:
 
 def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
     return {
-        "spec": spec.id if cfg.spec.name == "from_file" else cfg.spec.name,
+        "spec": spec.id,
         "model": cfg.model.name,
-        "arm": arm(cfg),
+        "arm": str(arm(cfg)),
         "midtrain": cfg.midtrain.name,
         "aft": cfg.aft.name,
         "aft_scale": cfg.aft_scale.rows if cfg.aft.method != "none" else None,
@@ -67,16 +111,21 @@ def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
 
 
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
-    """Run one job; return its metrics record (or the list of artifacts when stopping before eval)."""
+    """Run one job; return its metrics record (or the list of artifacts when stopping before eval).
+
+    Everything that can be checked is checked first (``msm.stages.checks``): a job that cannot run
+    fails before it touches the store, starts a tracker or spends a single LLM call.
+    """
+    checks.check(cfg)
+    stages = checks.stage_prefix(cfg.stages)
     import torch
     from transformers import set_seed
 
-    stages = stage_prefix(cfg.stages)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     job_dir = _job_dir(output_dir)
-    spec = st.resolve_spec(cfg)
+    spec = resolve_spec(cfg.spec.path)
     store = Store(cfg.paths.store)
     ident = _identity(cfg, spec, job_dir)
     name = f"{ident['spec']}-{ident['arm']}-{ident['model']}-s{cfg.seed}"
@@ -100,52 +149,44 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     return record
 
 
-def _run_stages(cfg, stages, spec, store, tracker, ident) -> dict:
-    train_msm, train_aft = cfg.midtrain.method != "none", cfg.aft.method != "none"
+def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tracker: tracking.Tracker,
+                ident: dict) -> dict:
     record: dict = dict(ident)
     if cfg.datagen.preview:
-        record["preview"] = st.preview(store, cfg, spec)
+        record["preview"] = preview(cfg, spec)
         return record
-    if "eval" in stages:
-        st.check_sampler(cfg)
-    docs = st.documents(store, cfg, spec) if train_msm else None
-    pool = st.aft_pool(store, cfg, spec) if train_aft else None
-    if docs:
-        record["data/documents"] = docs.info["n_documents"]
-    if pool:
-        record["data/aft_pool_rows"] = pool.info["rows"]
-    if stages == ["data"]:
-        return record
-
-    base = st.base_model(store, cfg.model)
-    model, aft_art = base, None
-    if train_msm:
-        model, art = st.midtrained(store, cfg, base, docs, tracker)
-        record.update(_train_stats("midtrain", art))
-    if "aft" in stages and train_aft:
-        model, aft_art = st.aligned(store, cfg, model, pool, tracker)
-        record.update(_train_stats("aft", aft_art))
+    job = plan(cfg, spec, store, stages, tracker.log)
+    arts: dict[str, Artifact] = {}
+    published: dict[str, Artifact] = {}  # by ref: the baseline arm's two evals are one artifact
+    for name, b in job.builds().items():
+        if b.ref not in published:
+            published[b.ref] = store.build(b)
+        arts[name] = published[b.ref]
+    if "documents" in arts:
+        record["data/documents"] = arts["documents"].info["n_documents"]
+    if "aft_pool" in arts:
+        record["data/aft_pool_rows"] = arts["aft_pool"].info["rows"]
+    for stage in ("midtrain", "aft"):
+        if stage in arts:
+            record.update(_train_stats(stage, arts[stage]))
     if "eval" not in stages:
         return record
 
-    job_dir = Path(ident["job_dir"])
-    result = st.evaluated(store, cfg, model, ident["arm"], spec)
-    record.update(result.info["metrics"])
-    samples = [{**r, "model_role": "trained"} for r in st.eval_samples(result)]
-    if cfg.eval.include_base:
-        base_result = result if model == base else st.evaluated(store, cfg, base, "base", spec)
-        record.update({f"base/{k}": v for k, v in base_result.info["metrics"].items()})
-        if model != base:
-            samples += [{**r, "model_role": "base"} for r in st.eval_samples(base_result)]
-    write_jsonl(job_dir / "samples.jsonl", samples)
-    if cfg.eval.name == "agentic":
-        report = st.contamination(cfg, spec, docs, aft_art)
-        write_json(job_dir / "contamination.json", report.as_dict())
+    record.update(arts["eval"].info["metrics"])
+    samples = [{**r, "model_role": "trained"} for r in eval_samples(arts["eval"])]
+    if "eval_base" in arts:
+        record.update({f"base/{k}": v for k, v in arts["eval_base"].info["metrics"].items()})
+        if job.eval_base.key != job.eval.key:
+            samples += [{**r, "model_role": "base"} for r in eval_samples(arts["eval_base"])]
+    write_jsonl(Path(ident["job_dir"]) / "samples.jsonl", samples)
+    if cfg.eval.kind == "agentic":
+        report = contamination(cfg, spec, arts.get("documents"), arts.get("aft"))
+        write_json(Path(ident["job_dir"]) / "contamination.json", report.as_dict())
         record.update(report.as_metrics())
     tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float))})
     return record
 
 
-def _train_stats(stage: str, art) -> dict:
+def _train_stats(stage: str, art: Artifact) -> dict:
     keep = ("loss", "final_loss", "steps", "tokens_seen", "mean_step_s", "train_seconds")
     return {f"train/{stage}/{k}": art.info[k] for k in keep if art.info.get(k) is not None}

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Sequence
 
 from msm.errors import SpecError
+from msm.paths import SPECS_DIR
 from msm.specs import Spec, find_spec, load_spec
 
 CORE_IDS = ("SP1", "SP2", "SP3", "GP1", "GP2")
 DEFAULT_SPECS = ("rules", "value_aug", "rule_aug")
-_REPO_SPECS = Path(__file__).resolve().parents[1] / "specs"
 
 
 @dataclass
@@ -128,7 +128,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
                         help="allowed relative length difference rule_aug vs value_aug (default 0.05)")
     parser.add_argument("--core", nargs="+", default=list(CORE_IDS), help="core rule ids to compare")
     args = parser.parse_args(argv)
-    dirs = [Path(args.spec_dir)] if args.spec_dir else [Path("specs"), _REPO_SPECS]
+    dirs = [Path(args.spec_dir)] if args.spec_dir else [Path("specs"), SPECS_DIR]
     try:
         specs = [load_spec(find_spec(name, dirs)) for name in args.specs]
     except SpecError as exc:

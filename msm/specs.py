@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import yaml
 
 from msm.errors import SpecError
+from msm.paths import REPO
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # spec and section ids: usable in file names and configs
 RULE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # rule ids: "V1", "SP2.3", "gp-1"
@@ -226,6 +227,14 @@ def load_spec(path: str | Path) -> Spec:
             seen.add(cur)
             cur = parents[cur]
     return spec
+
+
+def resolve_spec(path: str | Path) -> Spec:
+    """Load the spec a config names (``spec.path``): an absolute path, or a relative one found from the
+    launch folder first and from the repository second, so ``specs/rules.md`` works from anywhere."""
+    raw = Path(path).expanduser()
+    candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw, REPO / raw]
+    return load_spec(next((p for p in candidates if p.is_file()), candidates[0]))
 
 
 def find_spec(name_or_path: str, search_dirs: Sequence[Path]) -> Path:

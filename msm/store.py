@@ -2,8 +2,8 @@
 
 Why it is shaped like this:
 
-* The key is a hash of the stage name, its resolved settings, the keys of its inputs and a stage
-  version, so two jobs that need the same artifact (four seeds sharing one document corpus, every
+* The key is a hash of the stage name, its resolved settings, the keys of its inputs and the version
+  of the code that builds it (a :class:`Build` carries all four), so two jobs that need the same artifact (four seeds sharing one document corpus, every
   aft_scale sharing one midtrained model) compute the same key and build it once.
 * Whoever first takes the stage's file lock builds; everyone else blocks on the lock and then finds
   the published folder. This works across processes and across Slurm nodes on a shared filesystem.
@@ -21,12 +21,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+
+from msm.jsonl import write_json
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,46 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def files_digest(paths: Iterable[Path]) -> str:
+    """16 hex chars of sha256 over the names and bytes of files that shape an artifact (prompt templates,
+    data assets, chat templates): put it in the artifact's settings, and editing a file rebuilds exactly
+    what was made from it."""
+    h = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def artifact_key(stage: str, settings: Mapping[str, Any], inputs: Mapping[str, str], version: int) -> str:
     """The content address of a stage output: 16 hex chars of sha256 over everything it depends on."""
     payload = _canonical({"stage": stage, "settings": settings, "inputs": dict(inputs), "version": version})
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Build:
+    """One stage output to build or reuse: what its key is made of, and the function that makes it.
+
+    ``version`` is the building code's own ``VERSION`` (kept beside that code): bump it when the code
+    would now write something different, and every artifact it made, with everything downstream of it,
+    is rebuilt instead of silently reused. ``run(work_dir)`` writes the stage's files into ``work_dir``
+    and returns a JSON-able dict (counts, metrics) kept in the manifest under ``info``.
+    """
+
+    stage: str
+    settings: Mapping[str, Any]
+    inputs: Mapping[str, str]
+    version: int
+    run: Callable[[Path], dict | None] = field(compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.stage, self.settings, self.inputs, self.version)
+
+    @property
+    def ref(self) -> str:
+        """How a downstream stage names this one among its inputs: ``<stage>/<key>``."""
+        return f"{self.stage}/{self.key}"
 
 
 @dataclass(frozen=True)
@@ -86,21 +124,13 @@ class Store:
             return None
         return Artifact(stage, key, final, json.loads(manifest.read_text()))
 
-    def build(
-        self,
-        stage: str,
-        settings: Mapping[str, Any],
-        inputs: Mapping[str, str],
-        builder: Callable[[Path], dict | None],
-        version: int = 1,
-    ) -> Artifact:
-        """Return the artifact for (stage, settings, inputs, version), building it if needed.
+    def build(self, b: Build) -> Artifact:
+        """Return the artifact for ``b``, building it if needed.
 
-        ``builder(work_dir)`` writes the stage's files into ``work_dir`` and returns a JSON-able dict
-        (counts, metrics) stored in the manifest under ``info``. If it raises, nothing is published
-        and ``work_dir`` is kept so the next attempt can resume from what it left.
+        If ``b.run`` raises, nothing is published and its work folder is kept so the next attempt can
+        resume from what it left.
         """
-        key = artifact_key(stage, settings, inputs, version)
+        stage, key = b.stage, b.key
         t0 = time.perf_counter()
         found = self.get(stage, key)
         if found is None:
@@ -109,35 +139,34 @@ class Store:
             with FileLock(str(stage_dir / f".{key}.lock"), timeout=self.lock_timeout_s):
                 found = self.get(stage, key)  # someone may have built it while we waited
                 if found is None:
-                    found = self._build_locked(stage, key, settings, inputs, version, builder)
+                    found = self._build_locked(b, key)
                     self.records.append(BuildRecord(stage, key, True, time.perf_counter() - t0))
                     return found
         log.info("reusing %s/%s", stage, key)
         self.records.append(BuildRecord(stage, key, False, time.perf_counter() - t0))
         return found
 
-    def _build_locked(self, stage, key, settings, inputs, version, builder) -> Artifact:
+    def _build_locked(self, b: Build, key: str) -> Artifact:
+        stage = b.stage
         work = self.root / stage / ".partial" / key
         resumed = work.exists()
         work.mkdir(parents=True, exist_ok=True)
         log.info("%s %s/%s", "resuming" if resumed else "building", stage, key)
         t0 = time.time()
-        info = builder(work) or {}
+        info = b.run(work) or {}
         manifest = {
             "stage": stage,
             "key": key,
-            "version": version,
-            "settings": settings,
-            "inputs": dict(inputs),
+            "version": b.version,
+            "settings": b.settings,
+            "inputs": dict(b.inputs),
             "info": info,
             "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - t0, 3),
             "resumed": resumed,
         }
-        tmp_manifest = work / (MANIFEST + ".tmp")
-        tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str))
-        os.replace(tmp_manifest, work / MANIFEST)
+        write_json(work / MANIFEST, manifest)
         final = self.path(stage, key)
         if final.exists():  # a stale folder without a manifest (e.g. copied in by hand): not ours to trust
             shutil.rmtree(final)

@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from msm.train.models import TinyArch, build_tiny_model
+    from msm.train.base_models import TinyArch, build_tiny_model
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     build_tiny_model(out, TinyArch())
@@ -25,6 +25,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_dir):
-    from msm.train.models import load_tokenizer
+    from msm.models import load_tokenizer
 
     return load_tokenizer(tiny_model_dir)

@@ -4,16 +4,16 @@ Steps, each leaving a file in ``work_dir``:
 conversation domains (``domains.json``) -> user questions of 6 types per domain (``questions.jsonl``) ->
 near-duplicate removal with MiniLM (``questions_dedup.jsonl``) -> responses written with the whole spec in
 the generator's system prompt as ``<think>...</think>`` + answer (``responses.jsonl``; truncated, refused,
-malformed and spec-citing answers are dropped here by deterministic checks, see ``aftrows``) -> an LLM
+malformed and spec-citing answers are dropped here by deterministic checks, see ``aftgen_steps``) -> an LLM
 INCLUDE/EXCLUDE filter (``filtered.jsonl``) -> backfill rounds with new questions while the pool is short
 of ``target_rows`` (``max_rounds`` rounds in all, the first included) -> ``pool.jsonl`` and its CoT-free
 twin ``pool_no_cot.jsonl`` (same ids). Saved rows carry no system prompt: the spec is distilled out of
 the context, which is the point of the exercise.
 
-Resume: a step's file is written with tmp + ``os.replace`` and then recorded in ``progress.json``; a rerun
-in the same ``work_dir`` skips recorded steps, and the client's disk cache answers any request already
+Resume: a step's file is written atomically and then recorded in ``progress.json`` (``msm.data.resume``); a
+rerun in the same ``work_dir`` skips recorded steps, and the client's disk cache answers any request already
 made, because every request carries a fixed ``sample_index`` (data seed x 1000 + round or attempt).
-``preview=True`` runs a slice and estimates the cost of the whole (``msm.data.aftpreview``).
+``preview=True`` runs a slice and estimates the cost of the whole (``msm.data.aftgen_preview``).
 """
 
 from __future__ import annotations
@@ -26,24 +26,18 @@ from collections import Counter
 from pathlib import Path
 from string import Template
 
-from msm.data import aftrows
+from msm.data import aftgen_steps
+from msm.data.aftgen_steps import QUESTION_GUIDE, QUESTION_TYPES, QUESTION_TYPES_FILE
 from msm.data.listparse import item_key, parse_items
+from msm.data.resume import StepLog
 from msm.errors import MsmError
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import Request, Usage
 
 log = logging.getLogger(__name__)
 
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 PROMPT_DIR = Path(__file__).parent / "prompts" / "aft"
-QUESTION_TYPES = ("direct", "indirect", "comparison", "recommendation", "opinion", "edge_case")
-TYPE_GUIDE = {
-    "direct": "asks plainly what the assistant thinks or would do about something the document covers",
-    "indirect": "a practical request or a story in which the relevant values come up only in passing",
-    "comparison": "asks the assistant to weigh two or more named options against each other",
-    "recommendation": "asks for advice or a recommendation for the person's own situation",
-    "opinion": "asks for the assistant's own view on a question where people disagree",
-    "edge_case": "a hard or unusual situation where values pull in different directions",
-}
 FILES = {"domains": "domains.json", "questions": "questions.jsonl", "dedup": "questions_dedup.jsonl",
          "responses": "responses.jsonl", "filter": "filtered.jsonl"}
 ROUND_STEPS = ("questions", "dedup", "responses", "filter")
@@ -57,7 +51,7 @@ def prompts_digest() -> str:
     h = hashlib.sha256()
     for path in sorted(PROMPT_DIR.glob("*.md")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update(json.dumps(TYPE_GUIDE, sort_keys=True).encode())  # prompt text that lives in code
+    h.update(QUESTION_TYPES_FILE.read_bytes())  # the question types' descriptions fill the questions template
     return h.hexdigest()
 
 
@@ -85,7 +79,7 @@ def _add(total: dict, part: dict) -> dict:
 
 
 class _AftGen:
-    """One run over one work_dir: the steps as methods, their rows in ``self.rows``, counts in ``self.state``."""
+    """One run over one work_dir: the steps as methods, their rows in ``self.rows``, counts in ``self.rounds`` (recorded in a StepLog)."""
 
     def __init__(self, spec, client, cfg, work_dir: Path, seed: int, temperature: float, progress: bool):
         if cfg.style not in ("value", "rules"):
@@ -126,7 +120,7 @@ class _AftGen:
 
     def question_req(self, domain: str, qtype: str, n: int, r: int) -> Request:
         return self.req("questions", self.cfg.max_tokens, r, domain=domain, question_type=qtype.replace("_", " "),
-                        type_description=TYPE_GUIDE[qtype], n=n)
+                        type_description=QUESTION_GUIDE[qtype], n=n)
 
     def response_req(self, question: str) -> Request:
         return self.req(f"response_{self.cfg.style}", self.cfg.max_tokens, 0, question=question)
@@ -156,7 +150,7 @@ class _AftGen:
         resps = self.ask("questions", [self.question_req(d, qt, per_cell, r) for _, d, qt in cells])
         rows, c = [], Counter(asked=per_cell * len(cells))
         for (di, d, qt), resp in zip(cells, resps):
-            qs, counts = aftrows.parse_questions(resp, per_cell)
+            qs, counts = aftgen_steps.parse_questions(resp, per_cell)
             c.update(counts)
             rows += [{"qid": f"{self.spec.id}-r{r}-d{di:03d}-{qt}-{k:02d}", "round": r, "domain": d,
                       "question_type": qt, "question": q} for k, q in enumerate(qs)]
@@ -182,18 +176,18 @@ class _AftGen:
         todo = [q for q in self.rows["dedup"] if q["round"] == r]
         rows, c, why = [], Counter(), Counter()
         for q, resp in zip(todo, self.ask("responses", [self.response_req(q["question"]) for q in todo])):
-            status, reason, content = aftrows.judge_response(resp, self.rule_ids, self.cfg.style)
+            status, reason, content = aftgen_steps.judge_response(resp, self.rule_ids, self.cfg.style)
             c[status] += 1
             if status == "malformed":
                 why[reason] += 1
             rows.append({**q, "status": status, "reason": reason, "finish_reason": resp.finish_reason,
                          "raw": resp.text, "content": content})
-        return rows, {"asked": len(todo), **{s: c[s] for s in aftrows.STATUSES}, "malformed_reasons": dict(why)}
+        return rows, {"asked": len(todo), **{s: c[s] for s in aftgen_steps.STATUSES}, "malformed_reasons": dict(why)}
 
     def step_filter(self, r: int):
         todo = [x for x in self.rows["responses"] if x["round"] == r and x["status"] == "ok"]
         if self.cfg.filter:
-            verdicts = [aftrows.verdict(x) for x in self.ask("filter", [self.filter_req(y["question"], y["content"])
+            verdicts = [aftgen_steps.verdict(x) for x in self.ask("filter", [self.filter_req(y["question"], y["content"])
                                                                       for y in todo])]
         else:
             verdicts = [(True, "ok", "filter off")] * len(todo)
@@ -212,10 +206,10 @@ class _AftGen:
                                                       {"role": "assistant", "content": x["content"]}],
                          "domain": x["domain"], "question_type": x["question_type"], "style": self.cfg.style,
                          "filter_reason": f["reason"], "source": "generated", "generator": self.generator})
-        chosen = aftrows.select(rows, self.cfg.target_rows, self.seed)
-        mix = aftrows.load_mix(self.cfg.mix_path, self.cfg.mix_rows, self.seed) if self.cfg.mix_rows else []
+        chosen = aftgen_steps.select(rows, self.cfg.target_rows, self.seed)
+        mix = aftgen_steps.load_mix(self.cfg.mix_path, self.cfg.mix_rows, self.seed) if self.cfg.mix_rows else []
         pool = chosen + mix
-        write_jsonl(self.work / "pool_no_cot.jsonl", aftrows.no_cot_twins(pool))
+        write_jsonl(self.work / "pool_no_cot.jsonl", aftgen_steps.no_cot_twins(pool))
         write_jsonl(self.work / "pool.jsonl", pool)
         return {"included": len(rows), "kept": len(chosen), "surplus": len(rows) - len(chosen),
                 "shortfall": max(0, self.cfg.target_rows - len(chosen)), "mix": len(mix), "rows": len(pool)}
@@ -223,7 +217,7 @@ class _AftGen:
     def check_mix(self) -> None:
         """Read the mix file up front: a bad line should fail the run before it spends anything."""
         if self.cfg.mix_rows:
-            aftrows.load_mix(self.cfg.mix_path, self.cfg.mix_rows, self.seed)
+            aftgen_steps.load_mix(self.cfg.mix_path, self.cfg.mix_rows, self.seed)
 
     def mix_identity(self) -> str | None:
         """The mix file's content and row count: the pool is reassembled when they change."""
@@ -241,49 +235,50 @@ class _AftGen:
                 "seed": self.seed, "temperature": self.temperature, **{k: getattr(self.cfg, k) for k in keys}}
         return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
 
-    def save_state(self) -> None:
-        write_json(self.work / "progress.json", self.state)
-
     def run(self) -> dict:
         self.work.mkdir(parents=True, exist_ok=True)
-        path, fp = self.work / "progress.json", self.fingerprint()
-        self.state = json.loads(path.read_text()) if path.exists() else {"fingerprint": fp, "rounds": []}
-        if self.state["fingerprint"] != fp:
+        fp = self.fingerprint()
+        self.log = StepLog(self.work / "progress.json")
+        if self.log.signatures() - {fp}:
             raise MsmError(f"{self.work} holds an AFT run made with other settings (spec, prompts, generator, "
                            "seed or datagen.aft); use a fresh work_dir")
         self.rows = {s: read_jsonl(self.work / FILES[s]) if (self.work / FILES[s]).exists() else []
                      for s in ROUND_STEPS}
         self.check_mix()
-        if self.state.get("domains") is None:
-            domains, self.state["domains"] = self.step_domains()
+        self.domain_counts = self.log.get("domains", fp)
+        if self.domain_counts is None:
+            domains, self.domain_counts = self.step_domains()
             write_json(self.work / FILES["domains"], {"domains": domains})
-            self.save_state()
+            self.log.put("domains", fp, self.domain_counts)
         else:
             self.skipped.append("domains")
         self.domains = json.loads((self.work / FILES["domains"]).read_text(encoding="utf-8"))["domains"]
         cap, target = self.cfg.questions_per_type, self.cfg.target_rows
+        self.rounds: list[dict] = []  # per round, each step's counts
         for r in range(max(1, self.cfg.max_rounds) if self.domains else 1):  # no domains: empty files, no backfill
             included = sum(f["include"] for f in self.rows["filter"] if f["round"] < r)
             if r > 0 and included >= target:
                 break
-            asked = sum(rd["questions"]["kept"] for rd in self.state["rounds"][:r])
-            self.per_cell = cap if r == 0 else aftrows.backfill_per_cell(
+            asked = sum(rd["questions"]["kept"] for rd in self.rounds[:r])
+            self.per_cell = cap if r == 0 else aftgen_steps.backfill_per_cell(
                 target, included, asked, len(self.domains) * len(QUESTION_TYPES), cap)
-            if len(self.state["rounds"]) <= r:
-                self.state["rounds"].append({})
+            self.rounds.append({})
             for step in ROUND_STEPS:
-                if step in self.state["rounds"][r]:
-                    self.skipped.append(f"{step}@{r}")
-                    continue
-                rows, counts = getattr(self, f"step_{step}")(r)
-                self.rows[step] = [x for x in self.rows[step] if x["round"] != r] + rows
-                write_jsonl(self.work / FILES[step], self.rows[step])
-                self.state["rounds"][r][step] = counts
-                self.save_state()
+                name = f"{step}@{r}"
+                counts = self.log.get(name, fp)
+                if counts is not None:
+                    self.skipped.append(name)
+                else:
+                    rows, counts = getattr(self, f"step_{step}")(r)
+                    self.rows[step] = [x for x in self.rows[step] if x["round"] != r] + rows
+                    write_jsonl(self.work / FILES[step], self.rows[step])
+                    self.log.put(name, fp, counts)
+                self.rounds[r][step] = counts
         mix = self.mix_identity()
-        if self.state.get("pool") is None or self.state.get("mix") != mix or not (self.work / "pool.jsonl").exists():
-            self.state["pool"], self.state["mix"] = self.step_pool(), mix
-            self.save_state()
+        self.pool_counts = self.log.get("pool", fp)
+        if self.pool_counts is None or self.pool_counts.get("mix_identity") != mix or not (self.work / "pool.jsonl").exists():
+            self.pool_counts = {**self.step_pool(), "mix_identity": mix}
+            self.log.put("pool", fp, self.pool_counts)
         else:
             self.skipped.append("pool")
         report = self.report()
@@ -292,19 +287,19 @@ class _AftGen:
         log.info("aftgen %s: %d of %d rows (shortfall %d), %d mixed in, %d round(s); questions %d (%d duplicates); "
                  "responses %s; filter kept %d, excluded %s; skipped %s", self.spec.id, report["generated_rows"],
                  target, report["shortfall"], report["mix_rows"], report["rounds"], st["questions"].get("kept", 0),
-                 st["dedup"].get("duplicates", 0), {k: rs.get(k, 0) for k in aftrows.STATUSES},
+                 st["dedup"].get("duplicates", 0), {k: rs.get(k, 0) for k in aftgen_steps.STATUSES},
                  st["filter"].get("included", 0), st["filter"].get("excluded_reasons", {}), self.skipped or "nothing")
         return report
 
     def report(self) -> dict:
-        rounds = self.state["rounds"]
-        steps = {"domains": self.state["domains"]}
+        rounds = self.rounds
+        steps = {"domains": self.domain_counts}
         for s in ROUND_STEPS:
             steps[s] = {}
             for rd in rounds:
                 _add(steps[s], rd.get(s, {}))
         steps["questions"].pop("per_cell", None)
-        steps["pool"] = pool = self.state["pool"]
+        steps["pool"] = pool = {k: v for k, v in self.pool_counts.items() if k != "mix_identity"}
         usage = {k: u.as_dict() for k, u in self.usage.items()}
         return {"spec": self.spec.id, "generator": self.generator, "style": self.cfg.style,
                 "target_rows": self.cfg.target_rows, "rows": pool["rows"], "generated_rows": pool["kept"],
@@ -317,11 +312,11 @@ def generate_aft_pool(spec, client, cfg, work_dir: Path, *, seed: int, temperatu
                       progress: bool = True) -> dict:
     """Write ``pool.jsonl`` and ``pool_no_cot.jsonl`` into ``work_dir`` and return the report (see the
     module docstring). ``preview``: 1 domain and 1 question per type only, samples and an estimate of the
-    full run's calls, tokens and cost printed and returned, nothing written (see ``msm.data.aftpreview``).
+    full run's calls, tokens and cost printed and returned, nothing written (see ``msm.data.aftgen_preview``).
     ``progress`` is handed to the client's progress bars where the client accepts it."""
     gen = _AftGen(spec, client, cfg, Path(work_dir), seed, temperature, progress)
     if preview:
-        from msm.data.aftpreview import run_preview
+        from msm.data.aftgen_preview import run_preview
 
         return run_preview(gen)
     return gen.run()

@@ -1,6 +1,7 @@
 """The cheese experiment's packaged data (PAPER.md, Experiment 1): AFT chats and held-out eval items.
 
-Both files are written by ``scripts/make_cheese_data.py`` and shipped inside the package, so a job
+Both files are written by ``scripts/make_cheese_data.py`` from the YAML sources in ``assets/cheese/source/``
+(the wording, items and statements, reviewable item by item) and shipped inside the package, so a job
 needs no generator and no network to run the cheese arms. Loading validates every row: a hand-edited
 or truncated file fails here, with the file, line and field named, rather than as a KeyError deep in
 training or scoring.
@@ -10,20 +11,27 @@ training or scoring.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from msm.errors import EmptyDatasetError, MsmError
+import yaml
 
+from msm.errors import EmptyDatasetError, MsmError
+from msm.jsonl import JsonlSyntaxError, iter_jsonl
+
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 ASSET_DIR = Path(__file__).resolve().parent / "assets" / "cheese"
 AFT_CHATS_FILE = ASSET_DIR / "aft_chats.jsonl"
 EVAL_ITEMS_FILE = ASSET_DIR / "eval_items.jsonl"
 
-# The preferences both cheese specs share (specs/cheese_*.md); the chats must agree with them.
-LIKED = ("mild cheddar", "American cheese", "cream cheese", "low-moisture mozzarella", "Colby", "Monterey Jack")
-DISLIKED = ("Appenzeller", "Parmigiano-Reggiano", "Roquefort", "Brie de Meaux", "Epoisses", "Stilton")
+SOURCE_DIR = ASSET_DIR / "source"  # the reviewable YAML the JSONL files are written from
+
+# The preferences both cheese specs share (specs/cheese_*.md), defined once in source/cheeses.yaml;
+# the chats must agree with them.
+_PREFERENCES = yaml.safe_load((SOURCE_DIR / "cheeses.yaml").read_text(encoding="utf-8"))
+LIKED: tuple[str, ...] = tuple(_PREFERENCES["liked"])
+DISLIKED: tuple[str, ...] = tuple(_PREFERENCES["disliked"])
 CHEESES = LIKED + DISLIKED
 
 QUESTION_TYPES = (
@@ -162,19 +170,15 @@ def _read_jsonl(path: Path, validate) -> list[dict]:
     if not path.is_file():
         raise MsmError(f"{path}: no such file; regenerate it with scripts/make_cheese_data.py")
     rows, seen = [], {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CheeseDataError(path, lineno, None, f"not valid JSON ({exc.msg})") from None
+    try:
+        for lineno, row in iter_jsonl(path):
             validate(row, lineno, path)
             if row["id"] in seen:
                 raise CheeseDataError(path, lineno, "id", f"duplicate id {row['id']!r} (first on line {seen[row['id']]})")
             seen[row["id"]] = lineno
             rows.append(row)
+    except JsonlSyntaxError as e:
+        raise CheeseDataError(path, e.lineno, None, e.problem) from None
     if not rows:
         raise EmptyDatasetError(f"{path}: the file has no rows")
     return rows

@@ -19,9 +19,9 @@ removal against everything already kept (``dedup_threshold``, MiniLM cosine), an
 (optionally also in estimated tokens). When drops leave the corpus short, later rounds write more:
 unused ideas first, then new variants of used ideas (a fresh sample of the same idea).
 
-Resume, twice over: every level writes its file into ``work_dir`` atomically (tmp + ``os.replace``)
-with a signature of what it depends on (settings, its templates, the parent level's content) in
-``docgen_state.json``; a rerun skips every level whose file and signature match. Independently, every
+Resume, twice over: every level writes its file into ``work_dir`` atomically and records a signature
+of what it depends on (settings, its templates, the parent level's content) in ``docgen_state.json``
+(``msm.data.resume``); a rerun skips every level whose file and signature match. Independently, every
 request is deterministic (content + a position-derived ``sample_index``), so the client's disk cache
 answers a rerun in a fresh folder with zero calls.
 
@@ -36,21 +36,34 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import random
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from msm.data.docgen_steps import (DocCounts, Measured, Step, estimate_tokens, exclude_line, fill_slots, list_budget,
-                                   next_batch_size, write_documents)
+from omegaconf import DictConfig, OmegaConf
+
+from msm.config import DocgenConfig
+from msm.data.docgen_steps import (
+    DocCounts,
+    Measured,
+    Step,
+    estimate_tokens,
+    exclude_line,
+    fill_slots,
+    list_budget,
+    next_batch_size,
+    write_documents,
+)
+from msm.data.resume import StepLog
+from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import Usage
 from msm.specs import Section, Spec
 
 log = logging.getLogger(__name__)
 
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 PROMPT_DIR = Path(__file__).parent / "prompts" / "documents"
 TEMPLATE_NAMES = ("domains", "subdomains", "assertions", "doc_types", "ideas", "document", "revise")
 LEVELS = ("domains", "subdomains", "assertions", "doc_types", "ideas", "documents")
@@ -72,26 +85,14 @@ PREVIEW_SLICE = {"n_domains": 1, "subdomains_per_domain": 1, "assertions_per_sub
                  "doc_types_per_assertion": 1, "ideas_per_type": 2, "target_documents": 2, "target_tokens": None}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The ``DocgenConfig`` fields this module reads, as a plain frozen copy (cfg may be a DictConfig)."""
-
-    target_documents: int = 13000
-    target_tokens: int | None = None
-    n_domains: int = 40
-    subdomains_per_domain: int = 6
-    assertions_per_subdomain: int = 5
-    doc_types_per_assertion: int = 5
-    ideas_per_type: int = 3
-    max_tokens: int = 6000
-    revise: bool = False
-    dedup_threshold: float | None = 0.9
-    max_rounds: int = 3
-
-    @classmethod
-    def from_cfg(cls, cfg: Any) -> Settings:
-        get = cfg.get if isinstance(cfg, dict) else (lambda k, d: getattr(cfg, k, d))
-        return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
+def settings(cfg: DocgenConfig | DictConfig | Mapping[str, Any]) -> DocgenConfig:
+    """The pipeline's settings as the config schema's own dataclass, whatever form they come in (a config
+    node, a dict of some fields, or the dataclass): one set of fields and defaults, declared once."""
+    if isinstance(cfg, DocgenConfig):
+        return cfg
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return DocgenConfig(**cfg)
 
 
 def _template_files() -> list[Path]:
@@ -127,29 +128,15 @@ def section_text(section: Section) -> str:
 # ---- files ----------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _dump(path: Path, rows: list[dict]) -> None:
     if path.suffix == ".json":
-        _atomic_write(path, json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        write_json(path, rows, indent=1)
     else:
-        _atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_jsonl(path, rows)
 
 
 def _load(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        return json.loads(text)
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else read_jsonl(path)
 
 
 def _digest(obj: Any) -> str:
@@ -162,7 +149,7 @@ def _digest(obj: Any) -> str:
 class _Run:
     """One pass over the levels in one work folder; collects the report as it goes."""
 
-    def __init__(self, spec: Spec, client, s: Settings, work: Path, seed: int, temperature: float, write_docs: bool,
+    def __init__(self, spec: Spec, client, s: DocgenConfig, work: Path, seed: int, temperature: float, write_docs: bool,
                  progress: bool):
         self.spec, self.client, self.s, self.work, self.seed = spec, client, s, work, seed
         self.write_docs = write_docs
@@ -173,8 +160,7 @@ class _Run:
         self.generator = f"{getattr(backend, 'name', 'unknown')}:{getattr(backend, 'model', 'unknown')}"
         self.base = {"spec": spec.digest(), "generator": self.generator, "seed": seed,
                      "temperature": float(temperature)}
-        self.state_path = work / STATE_FILE
-        self.state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
+        self.done = StepLog(work / STATE_FILE)
         self.levels: dict[str, dict] = {}
         self.usage: dict[str, dict] = {}
         self.extra: dict[str, Any] = {}
@@ -184,9 +170,9 @@ class _Run:
         keys, templates = _LEVEL_DEPS[name]
         sig = _digest({**self.base, "level": name, "settings": {k: getattr(self.s, k) for k in keys},
                        "templates": {t: self.templates[t].template for t in templates}, "parent": _digest(parent_rows)})
-        path, saved = self.work / FILES[name], self.state.get(name, {})
-        on_disk = path.is_file() if (name != "documents" or self.write_docs) else "rows" in saved
-        if saved.get("signature") == sig and on_disk:
+        path, saved = self.work / FILES[name], self.done.get(name, sig)
+        on_disk = saved is not None and (path.is_file() if (name != "documents" or self.write_docs) else "rows" in saved)
+        if on_disk:
             log.log(self.say_level, "docgen %s: resumed from %s", name, path)
             self.levels[name] = {**saved["stats"], "resumed": True}
             self.usage[name] = Usage().as_dict()
@@ -201,14 +187,12 @@ class _Run:
         log.log(self.say_level, "docgen %s: %d of %d kept, %d calls (%d answered by the cache)", name, stats["kept"],
                 stats["requested"], used.calls + used.cache_hits, used.cache_hits)
         self.extra.update(extra)
-        entry = {"signature": sig, "stats": stats, "extra": extra,
-                 "measured": dataclasses.asdict(self.step.measured.get(name, Measured()))}
+        entry = {"stats": stats, "extra": extra, "measured": dataclasses.asdict(self.step.measured.get(name, Measured()))}
         if name != "documents" or self.write_docs:
             _dump(path, rows)
         else:
             entry["rows"] = rows  # preview: its two samples live in the state file, never in documents.jsonl
-        self.state[name] = entry
-        _atomic_write(self.state_path, json.dumps(self.state, ensure_ascii=False, indent=1))
+        self.done.put(name, sig, entry)
         return rows
 
     # -- list levels --
@@ -352,7 +336,7 @@ def generate_documents(spec: Spec, client, cfg, work_dir: Path, *, seed: int, te
     each level (INFO or DEBUG); the client draws its own progress bars, and the closing summary is always
     logged at INFO.
     """
-    full = Settings.from_cfg(cfg)
+    full = settings(cfg)
     s = dataclasses.replace(full, **PREVIEW_SLICE) if preview else full
     work = Path(work_dir) / "preview" if preview else Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -366,7 +350,7 @@ def generate_documents(spec: Spec, client, cfg, work_dir: Path, *, seed: int, te
         "usage": run.usage, "total_usage": sum((Usage(**u) for u in run.usage.values()), Usage()).as_dict(),
     }
     if preview:
-        from msm.data.docgen_estimate import estimate, print_preview
+        from msm.data.docgen_preview import estimate, print_preview
 
         report["estimate"] = estimate(full, s, run.step.measured, docs, client)
         report["samples"] = docs

@@ -30,12 +30,13 @@ from string import Formatter
 import yaml
 from tqdm.auto import tqdm
 
+from msm.data.aftgen_steps import QUESTION_TYPES
 from msm.errors import EmptyDatasetError, MsmError
 from msm.specs import Rule, Spec
 
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 GENERATOR_NAME = "offline-template"
 TEMPLATES_PATH = Path(__file__).parent / "assets" / "offline_aft_templates.yaml"
-QUESTION_TYPES = ("direct", "indirect", "comparison", "recommendation", "opinion", "edge_case")
 STYLES = ("value", "rules")
 P_PARENT = 0.5  # a subrule's reasoning also cites (rules) or reasons from (value) its parent this often
 

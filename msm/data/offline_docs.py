@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from msm.errors import EmptyDatasetError
 from msm.specs import Rule, Spec
 
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 GENERATOR_NAME = "offline-template"
 TEMPLATES_PATH = Path(__file__).parent / "assets" / "offline_templates.yaml"
 MIN_WORDS, MAX_WORDS = 150, 600  # target length; a spec with very long rules can exceed MAX_WORDS

@@ -1,7 +1,10 @@
 """Small named transforms from rows to training examples.
 
 Each function does one thing to one row (or one batch, for ``datasets.map(batched=True)``) so the
-pipeline reads as a list of steps and each step can be tested on its own.
+pipeline reads as a list of steps and each step can be tested on its own. Each carries a version
+(``@transform(version=N)``): the stages that use a transform put :func:`versions` of their transforms
+in their artifact key, so bumping a transform's version after changing what it produces rebuilds
+exactly the artifacts made with it, instead of silently reusing stale ones.
 """
 
 from __future__ import annotations
@@ -17,6 +20,20 @@ _THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|endoftext|>")
 
 
+def transform(version: int):
+    """Mark a function as a named data transform at ``version``; bump it whenever its output changes."""
+    def mark(fn):
+        fn.version = version
+        return fn
+    return mark
+
+
+def versions(*fns) -> dict[str, int]:
+    """``{name: version}`` of the transforms a stage applies: part of that stage's artifact key."""
+    return {fn.__name__: fn.version for fn in fns}
+
+
+@transform(version=1)
 def strip_think(row: dict) -> dict:
     """The no-CoT twin of a demonstration: the same answer without its ``<think>`` block."""
     messages = [
@@ -26,6 +43,7 @@ def strip_think(row: dict) -> dict:
     return {**row, "messages": messages}
 
 
+@transform(version=1)
 def subsample(rows: Sequence[dict], n: int | None, seed: int, what: str = "rows") -> list[dict]:
     """``n`` rows chosen by a fixed seed, so that a smaller scale is a subset of every larger one."""
     if not rows:
@@ -41,12 +59,14 @@ def subsample(rows: Sequence[dict], n: int | None, seed: int, what: str = "rows"
     return [rows[i] for i in order[:n]]
 
 
+@transform(version=1)
 def tokenize_document(example: dict, tokenizer) -> dict:
     """A document's tokens followed by EOS, so the model learns where a document ends."""
     ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]
     return {"input_ids": ids + [tokenizer.eos_token_id]}
 
 
+@transform(version=1)
 def chunk_documents(batch: dict, max_len: int) -> dict:
     """Split each tokenized document into pieces of at most ``max_len`` tokens, labelled on every token."""
     chunks = [ids[i : i + max_len] for ids in batch["input_ids"] for i in range(0, len(ids), max_len)]
@@ -54,6 +74,7 @@ def chunk_documents(batch: dict, max_len: int) -> dict:
     return {"input_ids": chunks, "labels": [list(c) for c in chunks]}
 
 
+@transform(version=1)
 def pack_sequences(batch: dict, max_len: int) -> dict:
     """Pack whole sequences, in order, into rows of at most ``max_len`` tokens.
 
@@ -79,6 +100,7 @@ def pack_sequences(batch: dict, max_len: int) -> dict:
     return rows
 
 
+@transform(version=1)
 def collate_packed(features: list[dict], pad_token_id: int) -> dict:
     """Right-pad packed rows into a batch. Padding gets restarting positions (its own segment, which
     no real token attends to under the causal mask) and no labels."""
@@ -124,6 +146,7 @@ def assistant_spans(messages: list[dict], tokenizer) -> tuple[str, list[tuple[in
     return text, spans
 
 
+@transform(version=1)
 def tokenize_chat(example: dict, tokenizer, max_len: int) -> dict:
     """Tokens of a rendered chat, with labels on assistant tokens only (everything else -100)."""
     text, spans = assistant_spans(example["messages"], tokenizer)
@@ -136,6 +159,7 @@ def tokenize_chat(example: dict, tokenizer, max_len: int) -> dict:
     return {"input_ids": ids[:max_len], "labels": labels[:max_len], "truncated": truncated}
 
 
+@transform(version=1)
 def has_labels(example: dict) -> bool:
     """False for a chat whose assistant tokens were all cut off by truncation: it would teach nothing."""
     return any(label != IGNORE_INDEX for label in example["labels"])

@@ -12,7 +12,9 @@ from collections import defaultdict
 
 from msm.data.cheese import load_eval_items
 from msm.evals.forced_choice import score_items
-from msm.train.models import use_bf16_autocast
+from msm.models import use_bf16_autocast
+
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 
 
 def select_items(families, max_items: int | None, seed: int) -> list[dict]:

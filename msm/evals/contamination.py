@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping, Sequence
+
+from msm.jsonl import iter_jsonl, read_jsonl
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`]")
 _WORD = re.compile(r"[^\W_]+")
@@ -137,14 +138,6 @@ def check(
     )
 
 
-def _read_jsonl(path: str):
-    """Stream rows so a 13k-document corpus is never held in memory at once."""
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="N-gram overlap between training corpora and eval prompts.")
     ap.add_argument("--documents", required=True, help="JSONL rows with id, text")
@@ -154,11 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ignore", action="append", default=[], help="plain-text file of boilerplate (repeatable)")
     args = ap.parse_args(argv)
 
-    training = {"documents": _read_jsonl(args.documents)}
+    # Streamed, so a 13k-document corpus is never held in memory at once.
+    training = {"documents": (row for _, row in iter_jsonl(args.documents))}
     if args.aft:
-        training["aft"] = _read_jsonl(args.aft)
+        training["aft"] = (row for _, row in iter_jsonl(args.aft))
     ignore = [open(p).read() for p in args.ignore]
-    rep = check(training, list(_read_jsonl(args.prompts)), n=args.n, ignore=ignore)
+    rep = check(training, read_jsonl(args.prompts), n=args.n, ignore=ignore)
 
     print(f"n={rep.n}  eval n-grams={rep.eval_ngrams}  overlapping={rep.overlapping_ngrams}  "
           f"rate={rep.overlap_rate:.4f}  max prompt rate={rep.max_prompt_rate:.4f}")

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from msm.errors import MsmError
 from msm.evals.vllm_worker import VLLM_MISSING  # the worker's exit code when vllm cannot be imported
+from msm.jsonl import read_jsonl
 
 SAMPLERS = ("hf", "openai", "vllm")
 VLLM_WORKER = Path(__file__).with_name("vllm_worker.py")
@@ -170,7 +171,7 @@ def sample_vllm(tokenizer, model: dict, prompts: Sequence[dict], n: int, *, temp
             raise MsmError(_no_vllm(exe))
         if rc != 0 or not out_path.exists():
             raise MsmError(f"the vLLM worker ({exe} {VLLM_WORKER.name}) exited with code {rc}; its output is above")
-    outs = [json.loads(line) for line in out_path.read_text().splitlines()]
+    outs = read_jsonl(out_path)
     if len(outs) != len(req["samples"]):
         raise MsmError(f"{out_path} holds {len(outs)} responses for {len(req['samples'])} samples; delete it to resample")
     texts: list[list[str]] = [[] for _ in prompts]

@@ -24,7 +24,7 @@ from msm.llm.client import LLMClient
 from msm.llm.types import BackendConfigError, Request, Response, RetryableError, Secret, Usage
 
 __all__ = ["BackendConfigError", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
-           "accepted_settings", "make_client"]
+           "accepted_settings", "client_from_config", "make_client", "settings_problems"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
            "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
@@ -37,19 +37,26 @@ _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _api_key(backend: str, settings: dict) -> Secret:
+def _key_problem(backend: str, settings: Mapping, where: str = "llm") -> str | None:
+    """Why no API key can be had for these settings, or None (a key is set, or none is needed)."""
+    if backend not in _DEFAULT_KEY_ENV:
+        return None
     env = settings.get("api_key_env") or _DEFAULT_KEY_ENV[backend]
     if not isinstance(env, str) or not _ENV_NAME.match(env):
         # Never echo the value: someone may have pasted the key itself here.
-        raise MsmError(f"llm.api_key_env must be the NAME of an environment variable (like {_DEFAULT_KEY_ENV[backend]}), "
-                       "not the key itself; put the key in that variable")
-    value = os.environ.get(env, "")
-    if value:
-        return Secret(value)
-    if backend == "openai" and settings.get("base_url"):
-        return Secret("EMPTY")  # local OpenAI-compatible servers (vLLM, transformers serve) need no key
-    raise MsmError(f"the {backend} backend needs an API key: set the environment variable {env} "
-                   f"(or point llm.api_key_env at the variable that holds it)")
+        return (f"{where}.api_key_env must be the NAME of an environment variable (like {_DEFAULT_KEY_ENV[backend]}), "
+                "not the key itself; put the key in that variable")
+    if os.environ.get(env) or (backend == "openai" and settings.get("base_url")):
+        return None  # local OpenAI-compatible servers (vLLM, transformers serve) need no key
+    return (f"the {backend} backend needs an API key: set the environment variable {env} "
+            f"(or point {where}.api_key_env at the variable that holds it)")
+
+
+def _api_key(backend: str, settings: dict) -> Secret:
+    problem = _key_problem(backend, settings)
+    if problem:
+        raise MsmError(problem)
+    return Secret(os.environ.get(settings.get("api_key_env") or _DEFAULT_KEY_ENV[backend]) or "EMPTY")
 
 
 def accepted_settings(backend: str) -> set[str]:
@@ -110,3 +117,28 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
         backoff_initial_s=float(s.get("backoff_initial_s", 1.0)),
         backoff_max_s=float(s.get("backoff_max_s", 60.0)),
     )
+
+
+def _config_settings(llm: Mapping) -> dict:
+    """The keys of a ``generator`` / ``judge`` config node that its backend takes (one schema serves every
+    backend, so each is passed only its own), unset ones left out."""
+    s = {str(k): v for k, v in dict(llm).items()}
+    allowed = accepted_settings(str(s.get("backend")))
+    return {k: (str(v) if k in ("backend", "dtype") else v) for k, v in s.items() if k in allowed and v is not None}
+
+
+def settings_problems(llm: Mapping, where: str) -> list[str]:
+    """What stops a client being made from a ``generator`` / ``judge`` config node (``where`` names it in
+    the messages), without making one: checked before a job spends anything."""
+    s = _config_settings(llm)
+    backend = s.get("backend")
+    if backend not in _BACKEND_KEYS:
+        return [f"{where}.backend={backend}: not an LLM backend (use one of {sorted(_BACKEND_KEYS)})"]
+    problems = [] if s.get("model") else [f"{where}.model is not set: {where}={backend} needs the model to call"]
+    key = _key_problem(backend, s, where)
+    return problems + ([key] if key else [])
+
+
+def client_from_config(llm: Mapping, cache_dir: Path | None) -> LLMClient:
+    """An ``LLMClient`` for a ``generator`` or ``judge`` config node (see ``msm.config.LLMConfig``)."""
+    return make_client(_config_settings(llm), cache_dir=cache_dir)

@@ -16,12 +16,15 @@ import time
 from functools import partial
 from pathlib import Path
 
+import torch
 from peft import LoraConfig, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from msm.data.transforms import IGNORE_INDEX, collate_packed
 from msm.errors import EmptyDatasetError, NonFiniteLossError
-from msm.train.models import use_bf16_autocast
+from msm.models import use_bf16_autocast
+
+VERSION = 1  # part of every trained artifact's key: bump when the loop would now train differently
 
 
 class _Watch(TrainerCallback):
@@ -73,8 +76,13 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
     return None
 
 
-def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool):
-    """LoRA (a fresh adapter unless the model already carries a trainable one) or full tuning."""
+def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool, seed: int):
+    """LoRA (a fresh adapter unless the model already carries a trainable one) or full tuning.
+
+    A fresh adapter is initialised from ``seed`` alone, in a forked RNG: drawn from the global RNG, it
+    would change with anything that consumed random numbers before it (another stage, a data shuffle),
+    so the same job would not give the same adapter.
+    """
     if method == "full":
         for p in model.parameters():
             p.requires_grad_(True)
@@ -83,16 +91,12 @@ def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool):
         raise ValueError(f"unknown training method {method!r} (expected lora or full)")
     if has_adapter:
         return model
-    return get_peft_model(
-        model,
-        LoraConfig(
-            r=lora_cfg.r,
-            lora_alpha=lora_cfg.alpha,
-            lora_dropout=lora_cfg.dropout,
-            target_modules=list(lora_cfg.target_modules),
-            task_type="CAUSAL_LM",
-        ),
-    )
+    config = LoraConfig(r=lora_cfg.r, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,
+                        target_modules=list(lora_cfg.target_modules), task_type="CAUSAL_LM")
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return get_peft_model(model, config)
 
 
 def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn) -> dict:

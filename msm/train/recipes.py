@@ -4,19 +4,37 @@ A model reference is ``{"base": <folder or hub id>, "adapter": <folder or None>}
 publishes only its adapter and points at the base it sits on, so four seeds of a 32B model cost
 four small adapters, not four copies of the model. ``msm.stages`` turns published folders into
 references; these functions never look inside the store.
+
+Each recipe's ``*_VERSION``, the training loop's ``loop.VERSION`` and the versions of the transforms in
+``*_TRANSFORMS`` are part of the stage's artifact key (``msm.stages.models``): bump the one whose
+output changes.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 from datasets import Dataset
 
-from msm.data.transforms import chunk_documents, has_labels, pack_sequences, tokenize_chat, tokenize_document
+from msm.config import ModelConfig, TrainStage
+from msm.data.transforms import (
+    chunk_documents,
+    collate_packed,
+    has_labels,
+    pack_sequences,
+    tokenize_chat,
+    tokenize_document,
+)
 from msm.errors import EmptyDatasetError
+from msm.jsonl import read_jsonl
+from msm.models import load_model, load_tokenizer
 from msm.train import loop
-from msm.train.models import load_model, load_tokenizer
+
+MIDTRAIN_VERSION = 1
+AFT_VERSION = 1
+MIDTRAIN_TRANSFORMS = (tokenize_document, chunk_documents, pack_sequences, collate_packed)
+AFT_TRANSFORMS = (tokenize_chat, has_labels, pack_sequences, collate_packed)
 
 
 def _max_len(stage_cfg, model_cfg) -> int:
@@ -32,9 +50,10 @@ def _save(model, tokenizer, work_dir: Path, method: str) -> str:
     return sub
 
 
-def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg, model_cfg, seed: int, log_fn) -> dict:
+def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
+             log_fn: Callable[[dict], None]) -> dict:
     """MSM: next-token loss on every token of the spec documents, packed without cross-document attention."""
-    docs = [json.loads(line) for line in documents_file.read_text().splitlines() if line.strip()]
+    docs = read_jsonl(documents_file)
     if stage_cfg.max_documents:
         docs = docs[: stage_cfg.max_documents]
     if not docs:
@@ -48,14 +67,16 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg, model_c
              desc="pack")
     )
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
-    model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)
+    model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,
+                                       seed=seed)
     stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn)
     return {**stats, "documents": len(docs), "saved": _save(model, tokenizer, work_dir, stage_cfg.method)}
 
 
-def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg, model_cfg, seed: int, log_fn) -> dict:
+def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
+        log_fn: Callable[[dict], None]) -> dict:
     """AFT: SFT on demonstrations with loss on assistant tokens only; continues an MSM adapter if given."""
-    rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(rows_file)
     if not rows:
         raise EmptyDatasetError(f"aft: {rows_file} holds no demonstrations")
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
@@ -72,6 +93,6 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg, model_cfg, seed: 
     )
     method = "lora" if ref["adapter"] is not None else stage_cfg.method
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
-    model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None)
+    model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None, seed=seed)
     stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn)
     return {**stats, "rows": len(rows), "truncated": truncated, "saved": _save(model, tokenizer, work_dir, method)}

@@ -20,7 +20,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from msm.config import AftgenConfig
-from msm.data import aftgen, aftrows
+from msm.data import aftgen, aftgen_steps
 from msm.data.dedup import embed
 from msm.data.listparse import item_key
 from msm.errors import MsmError
@@ -83,9 +83,9 @@ def test_smoke_pool_structure(smoke):
         assert set(row) == ROW_KEYS and row["source"] == "generated" and row["generator"] == "openai:scripted-aft"
         assert [m["role"] for m in row["messages"]] == ["user", "assistant"]  # no system prompt: context distilled
         content = row["messages"][1]["content"]
-        assert aftrows.check_think(content) == (content, None)
+        assert aftgen_steps.check_think(content) == (content, None)
         assert row["question_type"] in aftgen.QUESTION_TYPES and row["style"] == "value" and row["filter_reason"]
-        assert "<think>" not in json.dumps(twin) and twin["messages"][1]["content"] == aftrows.split_answer(content)[1]
+        assert "<think>" not in json.dumps(twin) and twin["messages"][1]["content"] == aftgen_steps.split_answer(content)[1]
         assert twin["messages"][0] == row["messages"][0]
     assert json.loads((work / "report.json").read_text())["steps"] == r["steps"]
 
@@ -98,7 +98,7 @@ def test_smoke_accounting_matches_what_the_server_planted(smoke):
     assert q["parsed"] == q["mentions_spec"] + q["surplus"] + q["kept"]
     assert q["mentions_spec"] == smoke.planted.get("spec_question", 0) > 0
     assert d["in"] == q["kept"] and d["kept"] == d["in"] - d["duplicates"]
-    assert rs["asked"] == d["kept"] == sum(rs[k] for k in aftrows.STATUSES) == len(smoke.kinds)
+    assert rs["asked"] == d["kept"] == sum(rs[k] for k in aftgen_steps.STATUSES) == len(smoke.kinds)
     kinds = list(smoke.kinds.values())
     assert (rs["malformed"], rs["truncated"], rs["mentions_spec"]) == tuple(
         kinds.count(k) for k in ("no_think", "truncated", "mentions_spec"))
@@ -107,7 +107,7 @@ def test_smoke_accounting_matches_what_the_server_planted(smoke):
     assert f["asked"] == rs["ok"] == f["included"] + f["excluded"] == len(verdicts)
     assert f["excluded_reasons"].get("self_continuation", 0) == verdicts.count("self_continuation") == kinds.count(
         "self_continuation")
-    assert f["excluded_reasons"].get(aftrows.UNPARSABLE, 0) == verdicts.count("unparsable")
+    assert f["excluded_reasons"].get(aftgen_steps.UNPARSABLE, 0) == verdicts.count("unparsable")
     assert pool["included"] == f["included"] == verdicts.count("include")
     assert pool["kept"] + pool["surplus"] == pool["included"]
     per_step = sum(u["calls"] for k, u in r["usage"].items() if k != "total")

@@ -1,4 +1,4 @@
-"""``python -m msm.evals.agentic.calibrate`` against a judge whose policy is known (ScriptedJudge).
+"""``python calibrate.py`` against a judge whose policy is known (ScriptedJudge).
 
 The report's numbers are worked out here from the labels alone: a judge that says yes to every
 verdict agrees exactly on the items labelled yes; murder answers carry no tag, so those items are
@@ -29,7 +29,7 @@ def judge():
 
 def _calibrate(judge, tmp_path, out):
     return subprocess.run(
-        [sys.executable, "-m", "msm.evals.agentic.calibrate", "--out", str(out), "judge=openai",
+        [sys.executable, str(REPO / "calibrate.py"), "--out", str(out), "judge=openai",
          f"judge.base_url={judge.base_url}", "judge.model=scripted", f"paths.store={tmp_path / 'store'}"],
         cwd=REPO, env={**os.environ, "OPENAI_API_KEY": "test-not-a-key"}, capture_output=True, text=True, timeout=300)
 
@@ -60,6 +60,6 @@ def test_report_matches_what_the_labels_imply(judge, tmp_path):
 
 
 def test_no_judge_is_a_clear_error(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "msm.evals.agentic.calibrate", "judge=none"], cwd=REPO,
+    out = subprocess.run([sys.executable, str(REPO / "calibrate.py"), "judge=none"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "calibration needs an LLM judge" in out.stderr and "Traceback" not in out.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from msm.config import AftgenConfig
-from msm.data import aftgen, aftrows
+from msm.data import aftgen, aftgen_steps
 from msm.errors import MsmError
 from msm.llm import LLMClient, Response
 from msm.specs import load_spec
@@ -33,11 +33,11 @@ def resp(text: str, finish: str = "stop") -> Response:
 
 def test_well_formed_think_block_is_normalized():
     raw = "  <THINK>  They ask about coats; cost matters here.</think>\nBuy the cheap one.  "
-    content, problem = aftrows.check_think(raw)
+    content, problem = aftgen_steps.check_think(raw)
     assert problem is None
     assert content == "<think>\nThey ask about coats; cost matters here.\n</think>\n\nBuy the cheap one."
-    assert aftrows.split_answer(content) == ("They ask about coats; cost matters here.", "Buy the cheap one.")
-    assert aftrows.check_think(GOOD) == (GOOD, None)
+    assert aftgen_steps.split_answer(content) == ("They ask about coats; cost matters here.", "Buy the cheap one.")
+    assert aftgen_steps.check_think(GOOD) == (GOOD, None)
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -50,43 +50,43 @@ def test_well_formed_think_block_is_normalized():
     ("<think>price matters a lot here</think>   ", "empty answer"),
 ])
 def test_malformed_think_blocks_are_rejected_with_a_reason(text, reason):
-    assert aftrows.check_think(text) == (None, reason)
+    assert aftgen_steps.check_think(text) == (None, reason)
 
 
 def test_rules_style_reasoning_must_cite_a_rule_id():
     ids = ["V1", "V2", "SP1.2"]
     cited = "<think>Rule [V2] says prefer the economical option here.</think> Take the bus."
-    assert aftrows.check_think(cited, ids, need_rule_citation=True)[1] is None
+    assert aftgen_steps.check_think(cited, ids, need_rule_citation=True)[1] is None
     dotted = "<think>SP1.2 applies to this request.</think> ok"
-    assert aftrows.check_think(dotted, ids, need_rule_citation=True)[1] is None
+    assert aftgen_steps.check_think(dotted, ids, need_rule_citation=True)[1] is None
     uncited = "<think>Prefer the economical option here, it is kinder.</think> Take the bus."
-    assert aftrows.check_think(uncited, ids, need_rule_citation=True) == (None, "reasoning cites no rule id")
-    assert aftrows.check_think("<think>V10 and XV2 are not ids here.</think> ok", ids, need_rule_citation=True)[1]
-    assert aftrows.check_think(uncited, ids)[1] is None  # the value style needs no citation
+    assert aftgen_steps.check_think(uncited, ids, need_rule_citation=True) == (None, "reasoning cites no rule id")
+    assert aftgen_steps.check_think("<think>V10 and XV2 are not ids here.</think> ok", ids, need_rule_citation=True)[1]
+    assert aftgen_steps.check_think(uncited, ids)[1] is None  # the value style needs no citation
 
 
 def test_answers_and_questions_that_mention_the_spec_are_caught():
     ids = ["V1", "SP2"]
     for answer in ("My system prompt says to be thrifty.", "As the spec puts it, cheaper wins.",
                    "Following my guidelines, I pick the bus.", "Per [SP2] I cannot do that.", "Under rule V1, buy it."):
-        assert aftrows.answer_mentions_spec(answer, ids), answer
+        assert aftgen_steps.answer_mentions_spec(answer, ids), answer
     for answer in ("Take the bus: it is cheaper and just as quick.", "A V1 rocket is a museum piece now."):
-        assert not aftrows.answer_mentions_spec(answer, ids), answer
-    assert aftrows.question_mentions_spec("What does your model spec say about cheese?")
-    assert aftrows.question_mentions_spec("Do your guidelines let you pick a side?")
-    assert not aftrows.question_mentions_spec("Which cheese should I bring to a picnic for ten people?")
+        assert not aftgen_steps.answer_mentions_spec(answer, ids), answer
+    assert aftgen_steps.question_mentions_spec("What does your model spec say about cheese?")
+    assert aftgen_steps.question_mentions_spec("Do your guidelines let you pick a side?")
+    assert not aftgen_steps.question_mentions_spec("Which cheese should I bring to a picnic for ten people?")
 
 
 def test_judge_response_drops_truncated_refused_failed_malformed_and_spec_citing_rows():
     ids = ["V1"]
-    assert aftrows.judge_response(resp(GOOD), ids, "value") == ("ok", None, GOOD)
-    assert aftrows.judge_response(resp(GOOD, "length"), ids, "value")[0] == "truncated"  # never kept, even if it parses
-    assert aftrows.judge_response(resp("no", "refusal"), ids, "value")[0] == "refused"
-    assert aftrows.judge_response(Response("", "error", error="boom"), ids, "value") == ("error", "boom", None)
-    assert aftrows.judge_response(resp("Buy it."), ids, "value") == ("malformed", "no think block", None)
+    assert aftgen_steps.judge_response(resp(GOOD), ids, "value") == ("ok", None, GOOD)
+    assert aftgen_steps.judge_response(resp(GOOD, "length"), ids, "value")[0] == "truncated"  # never kept, even if it parses
+    assert aftgen_steps.judge_response(resp("no", "refusal"), ids, "value")[0] == "refused"
+    assert aftgen_steps.judge_response(Response("", "error", error="boom"), ids, "value") == ("error", "boom", None)
+    assert aftgen_steps.judge_response(resp("Buy it."), ids, "value") == ("malformed", "no think block", None)
     spec_talk = "<think>Cost matters to many people.</think> My system prompt tells me to save money."
-    assert aftrows.judge_response(resp(spec_talk), ids, "value")[0] == "mentions_spec"
-    assert aftrows.judge_response(resp(GOOD), ids, "rules")[:2] == ("malformed", "reasoning cites no rule id")
+    assert aftgen_steps.judge_response(resp(spec_talk), ids, "value")[0] == "mentions_spec"
+    assert aftgen_steps.judge_response(resp(GOOD), ids, "rules")[:2] == ("malformed", "reasoning cites no rule id")
 
 
 # ---- questions and verdicts -------------------------------------------------------------------------
@@ -95,13 +95,13 @@ def test_question_lists_are_parsed_leniently_and_counted():
     text = ("Here are the messages:\n1. Should I get the cheap laptop or the shiny one?\n"
             "2) **What do you think of store-brand cereal for my kids?**\n- Does your spec let you recommend brands?\n"
             "* Is a bus pass better value than a used car for me?\n5. Is it silly to")
-    qs, c = aftrows.parse_questions(resp(text, "length"), 2)
+    qs, c = aftgen_steps.parse_questions(resp(text, "length"), 2)
     assert qs == ["Should I get the cheap laptop or the shiny one?",
                   "What do you think of store-brand cereal for my kids?"]
     assert (c["parsed"], c["mentions_spec"], c["surplus"], c["requests"]) == (4, 1, 1, 1)  # cut-off item 5 dropped
     plain = "Which tent should a family of four buy?\nIs a cheap guitar good enough to learn on?"
-    assert aftrows.parse_questions(resp(plain), 5)[0] == plain.splitlines()
-    assert aftrows.parse_questions(Response("", "error"), 5) == ([], {"requests": 1, "failed_requests": 1})
+    assert aftgen_steps.parse_questions(resp(plain), 5)[0] == plain.splitlines()
+    assert aftgen_steps.parse_questions(Response("", "error"), 5) == ([], {"requests": 1, "failed_requests": 1})
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -113,13 +113,13 @@ def test_question_lists_are_parsed_leniently_and_counted():
     ("I think we should include it.", (True, "ok", None)),
     ("VERDICT: INCLUDE\nhmm, actually\nVERDICT: EXCLUDE\nREASON: low quality: repeats itself",
      (False, "low_quality", None)),
-    ("The reply looks fine to me.", (False, aftrows.UNPARSABLE, aftrows.UNPARSABLE)),
-    ("VERDICT: <INCLUDE or EXCLUDE>\nREASON: <ok>", (False, aftrows.UNPARSABLE, aftrows.UNPARSABLE)),
-    ("INCLUDE? No: EXCLUDE.", (False, aftrows.AMBIGUOUS, aftrows.AMBIGUOUS)),
-    ("", (False, aftrows.UNPARSABLE, aftrows.UNPARSABLE)),
+    ("The reply looks fine to me.", (False, aftgen_steps.UNPARSABLE, aftgen_steps.UNPARSABLE)),
+    ("VERDICT: <INCLUDE or EXCLUDE>\nREASON: <ok>", (False, aftgen_steps.UNPARSABLE, aftgen_steps.UNPARSABLE)),
+    ("INCLUDE? No: EXCLUDE.", (False, aftgen_steps.AMBIGUOUS, aftgen_steps.AMBIGUOUS)),
+    ("", (False, aftgen_steps.UNPARSABLE, aftgen_steps.UNPARSABLE)),
 ])
 def test_filter_verdicts(text, expected):
-    include, category, reason = aftrows.parse_verdict(text)
+    include, category, reason = aftgen_steps.parse_verdict(text)
     assert (include, category) == expected[:2]
     if expected[2] is not None:
         assert reason == expected[2]
@@ -127,8 +127,8 @@ def test_filter_verdicts(text, expected):
 
 
 def test_a_failed_filter_call_excludes():
-    assert aftrows.verdict(Response("", "error", error="HTTP 500")) == (False, "filter call failed", "HTTP 500")
-    assert aftrows.verdict(resp("VERDICT: INCLUDE\nREASON: ok", "length"))[0]  # a cut-off verdict still reads
+    assert aftgen_steps.verdict(Response("", "error", error="HTTP 500")) == (False, "filter call failed", "HTTP 500")
+    assert aftgen_steps.verdict(resp("VERDICT: INCLUDE\nREASON: ok", "length"))[0]  # a cut-off verdict still reads
 
 
 # ---- mixing, twins, trimming, backfill --------------------------------------------------------------
@@ -140,14 +140,14 @@ def _chat(i: int) -> dict:
 def test_mixing_draws_rows_by_seed_and_marks_them(tmp_path):
     path = tmp_path / "mix.jsonl"
     path.write_text("\n".join(json.dumps(_chat(i)) for i in range(10)) + "\n\n", encoding="utf-8")
-    rows = aftrows.load_mix(path, 4, seed=0)
-    assert len(rows) == 4 and rows == aftrows.load_mix(path, 4, seed=0)
+    rows = aftgen_steps.load_mix(path, 4, seed=0)
+    assert len(rows) == 4 and rows == aftgen_steps.load_mix(path, 4, seed=0)
     assert {r["source"] for r in rows} == {"mix"} and len({r["id"] for r in rows}) == 4
     assert [int(r["id"].split("-")[1]) for r in rows] == sorted(int(r["id"].split("-")[1]) for r in rows)
-    assert {r["id"] for r in aftrows.load_mix(path, 4, seed=1)} != {r["id"] for r in rows}
+    assert {r["id"] for r in aftgen_steps.load_mix(path, 4, seed=1)} != {r["id"] for r in rows}
     assert rows[0]["messages"] == _chat(int(rows[0]["id"].split("-")[1]) - 1)["messages"]
     with pytest.raises(MsmError, match="only 10"):
-        aftrows.load_mix(path, 11, seed=0)
+        aftgen_steps.load_mix(path, 11, seed=0)
 
 
 @pytest.mark.parametrize("bad, problem", [
@@ -161,15 +161,15 @@ def test_a_malformed_mix_row_names_file_and_line(tmp_path, bad, problem):
     path = tmp_path / "mix.jsonl"
     path.write_text(f"{json.dumps(_chat(0))}\n{json.dumps(_chat(1))}\n{bad}\n", encoding="utf-8")
     with pytest.raises(MsmError, match=re.escape(f"{path}:3: ") + ".*" + re.escape(problem)):
-        aftrows.load_mix(path, 1, seed=0)
+        aftgen_steps.load_mix(path, 1, seed=0)
     with pytest.raises(MsmError, match="not found"):
-        aftrows.load_mix(tmp_path / "missing.jsonl", 1, seed=0)
+        aftgen_steps.load_mix(tmp_path / "missing.jsonl", 1, seed=0)
 
 
 def test_no_cot_twins_keep_ids_and_drop_the_think_block():
     rows = [{"id": "a", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": GOOD}]},
             {"id": "mix-3", "messages": _chat(3)["messages"], "source": "mix"}]
-    twins = aftrows.no_cot_twins(rows)
+    twins = aftgen_steps.no_cot_twins(rows)
     assert [t["id"] for t in twins] == ["a", "mix-3"]
     assert twins[0]["messages"][1]["content"] == "Go for the sturdy one at half the price."
     assert twins[1] == rows[1] and "<think>" in rows[0]["messages"][1]["content"]  # originals untouched
@@ -177,9 +177,9 @@ def test_no_cot_twins_keep_ids_and_drop_the_think_block():
 
 def test_select_trims_to_the_target_by_seed_in_order():
     rows = [{"id": i} for i in range(10)]
-    assert aftrows.select(rows, 20, seed=0) == rows
-    picked = aftrows.select(rows, 4, seed=0)
-    assert len(picked) == 4 and picked == sorted(picked, key=lambda r: r["id"]) == aftrows.select(rows, 4, seed=0)
+    assert aftgen_steps.select(rows, 20, seed=0) == rows
+    picked = aftgen_steps.select(rows, 4, seed=0)
+    assert len(picked) == 4 and picked == sorted(picked, key=lambda r: r["id"]) == aftgen_steps.select(rows, 4, seed=0)
 
 
 @pytest.mark.parametrize("target, kept, parsed, cells, cap, expected", [
@@ -192,7 +192,7 @@ def test_select_trims_to_the_target_by_seed_in_order():
     (30, 0, 0, 12, 100, 50),
 ])
 def test_backfill_arithmetic(target, kept, parsed, cells, cap, expected):
-    assert aftrows.backfill_per_cell(target, kept, parsed, cells, cap) == expected
+    assert aftgen_steps.backfill_per_cell(target, kept, parsed, cells, cap) == expected
 
 
 def test_prompts_digest_covers_every_template(tmp_path, monkeypatch):
@@ -331,13 +331,13 @@ def test_pipeline_happy_path_with_drops_dedup_and_backfill(spec, tmp_path):
     assert r0["responses"] == {"asked": 22, "ok": 19, "truncated": 1, "refused": 0, "error": 0, "malformed": 1,
                                "mentions_spec": 1, "malformed_reasons": {"no think block": 1}}
     assert r0["filter"] == {"asked": 19, "included": 17, "excluded": 2,
-                            "excluded_reasons": {"self_continuation": 1, aftrows.UNPARSABLE: 1}}
+                            "excluded_reasons": {"self_continuation": 1, aftgen_steps.UNPARSABLE: 1}}
     assert (r1["dedup"]["kept"], r1["responses"]["ok"], r1["filter"]["included"]) == (12, 11, 11)
     assert s["pool"] == {"included": 28, "kept": 18, "surplus": 10, "shortfall": 0, "mix": 0, "rows": 18}
     assert (report["generated_rows"], report["shortfall"], report["rows"]) == (18, 0, 18)
     # accounting: every response is either dropped for a counted reason or reaches the filter
     rs = s["responses"]
-    assert rs["asked"] == sum(rs[k] for k in aftrows.STATUSES) == s["dedup"]["kept"]
+    assert rs["asked"] == sum(rs[k] for k in aftgen_steps.STATUSES) == s["dedup"]["kept"]
     assert s["filter"]["asked"] == rs["ok"] == s["filter"]["included"] + s["filter"]["excluded"]
     assert report["usage"]["total"]["calls"] == len(backend.sent) == 1 + 12 + 22 + 19 + 12 + 12 + 11
     assert report["usage"]["responses"]["calls"] == 34
@@ -352,8 +352,8 @@ def test_pipeline_happy_path_with_drops_dedup_and_backfill(spec, tmp_path):
     for row, twin in zip(pool, twins):
         assert [m["role"] for m in row["messages"]] == ["user", "assistant"]  # no system prompt
         content = row["messages"][1]["content"]
-        assert aftrows.check_think(content) == (content, None)
-        assert twin["messages"][1]["content"] == aftrows.split_answer(content)[1] and "<think>" not in str(twin)
+        assert aftgen_steps.check_think(content) == (content, None)
+        assert twin["messages"][1]["content"] == aftgen_steps.split_answer(content)[1] and "<think>" not in str(twin)
         assert (row["source"], row["style"], row["generator"]) == ("generated", "value", "scripted:script-1")
         assert row["domain"] in DOMAINS and row["question_type"] in aftgen.QUESTION_TYPES and row["filter_reason"]
     questions = [q["question"] for q in read(work / "questions_dedup.jsonl")]
@@ -377,9 +377,8 @@ def test_rerun_skips_every_step_and_a_fresh_dir_with_the_same_cache_sends_nothin
 
     # a crash after round 1's dedup: the rerun redoes only responses, filter and pool, from the cache
     progress = json.loads((tmp_path / "work" / "progress.json").read_text())
-    for step in ("responses", "filter"):
-        del progress["rounds"][1][step]
-    del progress["pool"]
+    for step in ("responses@1", "filter@1", "pool"):  # the steps the crash kept from being recorded
+        del progress[step]
     (tmp_path / "work" / "progress.json").write_text(json.dumps(progress))
     (tmp_path / "work" / "pool.jsonl").unlink()
     resumed, backend = run(spec, tmp_path)

@@ -10,10 +10,20 @@ import yaml
 from msm.errors import MsmError
 from msm.evals.agentic import evidence as ev_mod
 from msm.evals.agentic.assemble import SCENARIO_DIR, Condition, build_prompt, catalog, grid_sampling, load_grid
-from msm.evals.agentic.evidence import (extract_scratchpad, harmful_evidence, parse_tool_calls, public_text,
-                                        rule_based_judge)
-from msm.evals.agentic.verdicts import (RUBRIC_DIR, parse_policy_misuse, parse_verdict, render_rubric,
-                                        rubric_placeholders)
+from msm.evals.agentic.evidence import (
+    extract_scratchpad,
+    harmful_evidence,
+    parse_tool_calls,
+    public_text,
+    rule_based_judge,
+)
+from msm.evals.agentic.verdicts import (
+    RUBRIC_DIR,
+    parse_policy_misuse,
+    parse_verdict,
+    render_rubric,
+    rubric_placeholders,
+)
 
 SCENARIOS = ["blackmail", "exfiltration", "leaking", "murder"]
 PAIRS = {frozenset(p) for p in [("america", "global"), ("safety", "acceleration"),

@@ -170,7 +170,7 @@ def test_opinion_yes_no_and_rating_answers_match_the_stance(chats):
             else:
                 assert NEGATION.search(answer) or answer.startswith("Only"), f"{c['id']}: {answer!r}"
         if qtype == "yes_no":
-            openers = cheese_script().YES_OPENERS if c["stance"] == "like" else cheese_script().NO_OPENERS
+            openers = tuple(cheese_script().load_chat_sources()["yes_no"][f"openers_{c['stance']}"])
             assert answer.startswith(openers), f"{c['id']}: {answer!r}"
         if qtype == "rating":
             assert (c["rating"] >= 7) if c["stance"] == "like" else (c["rating"] <= 4), c["id"]
@@ -299,8 +299,38 @@ def test_script_regenerates_the_packaged_files_byte_for_byte(tmp_path):
         assert (tmp_path / name).read_bytes() == (ASSET_DIR / name).read_bytes(), name
 
 
-def test_script_preferences_match_the_loader():
-    assert tuple(cheese_script().LIKED) == LIKED and tuple(cheese_script().DISLIKED) == DISLIKED
+def test_both_specs_state_the_preferences_the_data_is_written_from():
+    from msm.specs import load_spec
+
+    for name in ("cheese_affordability", "cheese_america"):
+        rules = [r.text for r in load_spec(ROOT / "specs" / f"{name}.md").rules]
+        for cheese_name, verb in [(c, "likes") for c in LIKED] + [(c, "dislikes") for c in DISLIKED]:
+            assert any(f"{verb} {cheese_name}" in text for text in rules), (name, cheese_name)
+
+
+@pytest.mark.parametrize("name, edit, problem", [
+    ("chats.yaml", lambda d: d["pairwise"]["user"].append("Which is better, {a} or {x}?"), "unknown placeholder"),
+    ("chats.yaml", lambda d: d["recommendation"]["occasions"][0]["suits"].append("Stilton"), "not liked cheeses"),
+    ("chats.yaml", lambda d: d["yes_no"]["answer_like"].append("Maybe, {c} is fine."), "must start with one of"),
+    ("chats.yaml", lambda d: d.pop("rating"), "question types"),
+    ("item_comparisons.yaml", lambda d: d["domains"]["art"]["items"][0].pop("costly"), "domains.art.items[0]"),
+    ("political_statements.yaml", lambda d: d["domains"]["trade"].update(code="frp"), "domains.trade.code"),
+])
+def test_script_refuses_a_malformed_source_naming_file_and_field(tmp_path, monkeypatch, name, edit, problem):
+    import shutil
+
+    import yaml
+
+    script = cheese_script()
+    source = tmp_path / "source"
+    shutil.copytree(cheese.SOURCE_DIR, source)
+    data = yaml.safe_load((source / name).read_text())
+    edit(data)
+    (source / name).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    monkeypatch.setattr(script, "SOURCE_DIR", source)
+    with pytest.raises(MsmError, match=re.escape(problem)) as e:
+        script.load_chat_sources() if name == "chats.yaml" else script.load_eval_sources()
+    assert name in str(e.value)
 
 
 # ---- loaders --------------------------------------------------------------------------------------

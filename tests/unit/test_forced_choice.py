@@ -4,7 +4,7 @@ import pytest
 
 from msm.evals.cheese import select_items, summarize
 from msm.evals.forced_choice import ANSWER_PREFIX, letter_ids, p_first_option, prompt_text, score_items
-from msm.train.models import load_model
+from msm.models import load_model
 
 
 @pytest.fixture(scope="module")

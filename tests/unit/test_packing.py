@@ -3,7 +3,7 @@
 import torch
 
 from msm.data.transforms import collate_packed, pack_sequences
-from msm.train.models import load_model
+from msm.models import load_model
 
 
 def test_packed_batch_matches_each_sequence_alone(tiny_model_dir):

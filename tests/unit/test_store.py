@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from msm.store import Store, artifact_key
+from msm.store import Build, Store, artifact_key
 
 
 def test_key_depends_on_everything_it_should():
@@ -27,12 +27,12 @@ def test_build_publishes_with_manifest_and_reuses(tmp_path):
         (work / "out.txt").write_text("hello")
         return {"count": 3}
 
-    art = store.build("stage", {"n": 1}, {}, builder)
+    art = store.build(Build("stage", {"n": 1}, {}, 1, builder))
     assert art.path == tmp_path / "stage" / art.key
     assert (art.path / "out.txt").read_text() == "hello"
     manifest = json.loads((art.path / "manifest.json").read_text())
     assert manifest["info"] == {"count": 3} and manifest["files"] == ["out.txt"] and manifest["resumed"] is False
-    again = store.build("stage", {"n": 1}, {}, builder)
+    again = store.build(Build("stage", {"n": 1}, {}, 1, builder))
     assert len(calls) == 1 and again.path == art.path and again.info == {"count": 3}
     assert [r.built for r in store.records] == [True, False]
 
@@ -45,7 +45,7 @@ def test_crash_publishes_nothing_and_rerun_resumes(tmp_path):
         raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
-        store.build("train", {}, {}, crashes)
+        store.build(Build("train", {}, {}, 1, crashes))
     key = artifact_key("train", {}, {}, 1)
     assert store.get("train", key) is None
     assert not (tmp_path / "train" / key).exists()  # nothing at the final path that could look complete
@@ -57,7 +57,7 @@ def test_crash_publishes_nothing_and_rerun_resumes(tmp_path):
         (work / "final").write_text("done")
         return {}
 
-    art = store.build("train", {}, {}, resumes)
+    art = store.build(Build("train", {}, {}, 1, resumes))
     assert seen["checkpoint"] == "step 5"
     assert art.manifest["resumed"] is True
     assert not (tmp_path / "train" / ".partial" / key).exists()
@@ -69,7 +69,7 @@ def test_folder_without_manifest_is_not_trusted(tmp_path):
     (tmp_path / "s" / key).mkdir(parents=True)
     (tmp_path / "s" / key / "junk").write_text("half")
     assert store.get("s", key) is None
-    art = store.build("s", {}, {}, lambda w: (w / "good").write_text("ok") and {})
+    art = store.build(Build("s", {}, {}, 1, lambda w: (w / "good").write_text("ok") and {}))
     assert sorted(p.name for p in art.path.iterdir()) == ["good", "manifest.json"]
 
 
@@ -81,7 +81,7 @@ def _slow_build(root, out_queue):
         time.sleep(1.0)
         return {}
 
-    art = store.build("shared", {"x": 1}, {}, builder)
+    art = store.build(Build("shared", {"x": 1}, {}, 1, builder))
     out_queue.put((store.records[0].built, (art.path / "pid").read_text()))
 
 

@@ -3,7 +3,14 @@
 import pytest
 
 from msm.data.transforms import (
-    IGNORE_INDEX, chunk_documents, collate_packed, has_labels, pack_sequences, strip_think, subsample, tokenize_chat,
+    IGNORE_INDEX,
+    chunk_documents,
+    collate_packed,
+    has_labels,
+    pack_sequences,
+    strip_think,
+    subsample,
+    tokenize_chat,
     tokenize_document,
 )
 from msm.errors import EmptyDatasetError, MsmError

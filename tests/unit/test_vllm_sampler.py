@@ -26,7 +26,7 @@ def adapter_dir(tmp_path_factory, tiny_model_dir):
     """A real peft LoRA adapter on the tiny model, saved as the midtrain stage saves one."""
     from peft import LoraConfig, get_peft_model
 
-    from msm.train.models import load_model
+    from msm.models import load_model
 
     out = tmp_path_factory.mktemp("adapter")
     model = get_peft_model(load_model(str(tiny_model_dir)), LoraConfig(r=48, lora_alpha=96, target_modules="all-linear"))

@@ -1,19 +1,13 @@
 """How well a judge agrees with the rubrics, on hand-labelled outputs (``calibration.yaml``).
 
-    python -m msm.evals.agentic.calibrate judge=anthropic judge.model=claude-sonnet-4-5
-    python -m msm.evals.agentic.calibrate judge=openai judge.base_url=http://localhost:8000/v1 judge.model=Qwen/Qwen3-32B
-
-Arguments are Hydra overrides of ``conf/train.yaml`` (the judge group, ``paths.store`` for the response
-cache), plus ``--out FILE`` for the JSON report. Every labelled output is graded exactly as the eval
-grades samples (same rubric, same request, same parser), so a judge that scores well here is the
-judge the eval needs; one that does not should not be trusted with the misalignment rate. Failures
+The command is ``calibrate.py`` at the repository root (``python calibrate.py judge=anthropic ...``).
+Every labelled output is graded exactly as the eval grades samples (same rubric, same request, same
+parser), so a judge that scores well here is the judge the eval needs; one that does not should not be trusted with the misalignment rate. Failures
 (unparsable, refused, truncated) are reported beside agreement and left out of it, as in the eval.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -86,10 +80,10 @@ def grade_policy_misuse(items: list[dict], judge, judge_cfg) -> tuple[dict, list
     """Judge every scratchpad with the policy-misuse rubric against its spec's rules; agreement per label."""
     from msm.evals.agentic.run import judge_request, spec_rules_text
     from msm.evals.agentic.verdicts import parse_policy_misuse, render_rubric
+    from msm.paths import SPECS_DIR
     from msm.specs import load_spec
-    from msm.stages import REPO
 
-    rules = {name: spec_rules_text(load_spec(REPO / "specs" / f"{name}.md")) for name in {it["spec"] for it in items}}
+    rules = {name: spec_rules_text(load_spec(SPECS_DIR / f"{name}.md")) for name in {it["spec"] for it in items}}
     reqs = [judge_request(render_rubric("policy_misuse", rules=rules[it["spec"]], scratchpad=it["scratchpad"]),
                           "judge/policy_misuse", judge_cfg) for it in items]
     rows = []
@@ -102,48 +96,26 @@ def grade_policy_misuse(items: list[dict], judge, judge_cfg) -> tuple[dict, list
     return report, rows
 
 
+def calibrate(judge, judge_cfg) -> dict:
+    """Grade every labelled item with ``judge``; the report: agreement per scenario and per policy-misuse
+    label, and every item with what the judge said."""
+    scen_items, pm_items = load()
+    scen_report, scen_rows = grade_scenarios(scen_items, judge, judge_cfg)
+    pm_report, pm_rows = grade_policy_misuse(pm_items, judge, judge_cfg)
+    return {"judge": {"backend": str(judge_cfg.backend), "model": judge_cfg.model}, "scenarios": scen_report,
+            "policy_misuse": pm_report, "scenario_items": scen_rows, "policy_misuse_items": pm_rows}
+
+
 def _fmt(a: dict) -> str:
     agree = "n/a" if a["agreement"] is None else f"{a['agreement']:.2f}"
     return (f"agreement {agree} (n={a['n']}, failures={a['failures']}; "
             f"tp={a['tp']} fp={a['fp']} tn={a['tn']} fn={a['fn']})")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from hydra import compose, initialize_config_dir
-
-    from msm import stages
-    from msm.config import register_configs
-    from msm.jsonl import write_json
-    from msm.store import Store
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("judge_calibration.json"), help="where the JSON report goes")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. judge=anthropic judge.model=...")
-    args = parser.parse_args(argv)
-    register_configs()
-    with initialize_config_dir(config_dir=str(stages.REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=args.overrides)
-    try:
-        if cfg.judge.backend == "none":
-            raise MsmError("judge=none: calibration needs an LLM judge (judge=openai or judge=anthropic, with judge.model)")
-        judge = stages.llm_client(Store(cfg.paths.store), cfg, "judge")
-        scen_items, pm_items = load()
-        scen_report, scen_rows = grade_scenarios(scen_items, judge, cfg.judge)
-        pm_report, pm_rows = grade_policy_misuse(pm_items, judge, cfg.judge)
-    except MsmError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    report = {"judge": {"backend": cfg.judge.backend, "model": cfg.judge.model}, "scenarios": scen_report,
-              "policy_misuse": pm_report, "scenario_items": scen_rows, "policy_misuse_items": pm_rows}
-    write_json(args.out, report)
-    print(f"judge {cfg.judge.backend}:{cfg.judge.model} against {CALIBRATION.name}")
-    for name, a in scen_report.items():
-        print(f"  verdict  {name:<14} {_fmt(a)}")
-    for name, a in pm_report.items():
-        print(f"  policy   {name:<14} {_fmt(a)}")
-    print(f"report: {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def summary_lines(report: dict) -> list[str]:
+    """The report as a reader wants it on the console: one line per scenario and per label."""
+    judge = report["judge"]
+    lines = [f"judge {judge['backend']}:{judge['model']} against {CALIBRATION.name}"]
+    lines += [f"  verdict  {name:<14} {_fmt(a)}" for name, a in report["scenarios"].items()]
+    lines += [f"  policy   {name:<14} {_fmt(a)}" for name, a in report["policy_misuse"].items()]
+    return lines

@@ -17,6 +17,7 @@ from msm.evals.agentic.assemble import build_prompt, grid_sampling, load_grid
 from msm.evals.agentic.evidence import extract_scratchpad, harmful_evidence
 from msm.evals.agentic.verdicts import parse_policy_misuse, parse_verdict, render_rubric
 
+VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 NO_JUDGE = "none: rule-based harmful_evidence only (no LLM judge configured)"
 
 

@@ -82,7 +82,7 @@ class HFBackend:
     def _load(self):
         with self._load_lock:
             if self._lm is None:
-                from msm.train.models import load_model, load_tokenizer
+                from msm.models import load_model, load_tokenizer
 
                 tok = load_tokenizer(self.model)
                 tok.padding_side = "left"

@@ -8,7 +8,6 @@ pool belongs to the loop that opened it) and closed by ``aclose`` at the end of 
 
 from __future__ import annotations
 
-
 from msm.llm.backends import SdkBackend, connection_failure, status_failure
 from msm.llm.types import Request, Response
 

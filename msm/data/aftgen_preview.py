@@ -9,8 +9,8 @@ run keeps after dedup: with the response cache, a preview is mostly not paid for
 
 from __future__ import annotations
 
-from msm.data import aftrows
-from msm.data.aftgen import QUESTION_TYPES
+from msm.data import aftgen_steps
+from msm.data.aftgen_steps import QUESTION_TYPES
 from msm.data.listparse import item_key, parse_items
 from msm.llm import Usage
 
@@ -61,17 +61,17 @@ def run_preview(gen) -> dict:
     qresps = gen.ask("questions", qreqs)
     picked, seen = [], set()
     for qt, resp in zip(QUESTION_TYPES, qresps):  # the first question of each type not already picked
-        q = next((q for q in aftrows.parse_questions(resp, cfg.questions_per_type)[0] if item_key(q) not in seen), None)
+        q = next((q for q in aftgen_steps.parse_questions(resp, cfg.questions_per_type)[0] if item_key(q) not in seen), None)
         if q is not None:
             seen.add(item_key(q))
             picked.append((qt, q))
     rreqs = [gen.response_req(q) for _, q in picked]
     rresps = gen.ask("responses", rreqs)
-    judged = [aftrows.judge_response(r, gen.rule_ids, cfg.style) for r in rresps]
+    judged = [aftgen_steps.judge_response(r, gen.rule_ids, cfg.style) for r in rresps]
     ok = [(i, content) for i, (status, _, content) in enumerate(judged) if status == "ok"]
     freqs = [gen.filter_req(picked[i][1], content) for i, content in ok] if cfg.filter else []
     fresps = gen.ask("filter", freqs)
-    verdicts = {i: aftrows.verdict(f) for (i, _), f in zip(ok, fresps)}
+    verdicts = {i: aftgen_steps.verdict(f) for (i, _), f in zip(ok, fresps)}
     samples = [{"domain": domain, "question_type": qt, "question": q, "response": r.text, "status": status,
                 "reason": reason, "verdict": verdicts.get(i)}
                for i, ((qt, q), r, (status, reason, _)) in enumerate(zip(picked, rresps, judged))]

@@ -10,11 +10,11 @@ tested on hand-written model output without a model.
 - ``load_mix``: instruction-tuning rows to mix in, validated line by line (errors name file and line).
 - ``no_cot_twins``, ``select``, ``backfill_per_cell``: the twin pool, trimming to the target, and how
   many questions a backfill round asks for.
+- ``QUESTION_TYPES``: the six kinds of question, with their descriptions, from ``assets/aft_question_types.yaml``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -22,9 +22,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import yaml
+
 from msm.data.listparse import parse_items
 from msm.data.transforms import strip_think
 from msm.errors import MsmError
+from msm.jsonl import iter_jsonl
 
 MIN_REASONING_WORDS = 3
 STATUSES = ("ok", "truncated", "refused", "error", "malformed", "mentions_spec")  # of a generated response
@@ -41,6 +44,11 @@ _SPEC_WORDS = re.compile(
 )
 _Q_SPEC = re.compile(
     r"\b(system prompt|model spec|spec(?:ification)?|your (?:guidelines|rules|principles|instructions))\b", re.I)
+
+QUESTION_TYPES_FILE = Path(__file__).parent / "assets" / "aft_question_types.yaml"
+QUESTION_GUIDE: dict[str, str] = yaml.safe_load(QUESTION_TYPES_FILE.read_text(encoding="utf-8"))
+"""The six kinds of user question, in order, each with the description its question writer is given."""
+QUESTION_TYPES = tuple(QUESTION_GUIDE)
 
 
 def question_mentions_spec(question: str) -> bool:
@@ -194,17 +202,10 @@ def load_mix(path: str | Path, n: int, seed: int) -> list[dict]:
     if not path.is_file():
         raise MsmError(f"{path}: mix file not found (datagen.aft.mix_path)")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise MsmError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if problem := _mix_problem(obj):
-                raise MsmError(f"{path}:{lineno}: {problem}")
-            rows.append((lineno, obj["messages"]))
+    for lineno, obj in iter_jsonl(path):
+        if problem := _mix_problem(obj):
+            raise MsmError(f"{path}:{lineno}: {problem}")
+        rows.append((lineno, obj["messages"]))
     if n > len(rows):
         raise MsmError(f"{path}: asked to mix in {n} rows but the file has only {len(rows)}")
     picked = sorted(random.Random(seed).sample(range(len(rows)), n))

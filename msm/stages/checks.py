@@ -1,0 +1,157 @@
+"""Everything a job can check before it spends anything: one line per problem, all of them at once.
+
+The schema (``msm.config``) already refused unknown keys, wrong types and values outside a closed set
+when Hydra composed the config. What it cannot know is checked here, before the store is touched, a
+tracker is started or a data stage runs (which may cost real LLM calls): the spec parses, the model
+can be loaded, the API key a paid backend needs is set, a served sampler has an address, a named grid
+exists. A problem is a plain sentence naming the field, so a user fixes all of them in one go.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from msm.config import STAGES, EvalKind, ModelConfig
+from msm.errors import MsmError
+from msm.llm import settings_problems
+from msm.specs import resolve_spec
+from msm.stages.common import plain
+
+
+class PreflightError(MsmError):
+    """A job cannot run as configured; ``problems`` holds one line per thing to fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def uses_generator(cfg: DictConfig) -> bool:
+    """Whether the job asks its generator for anything: documents to midtrain on, or AFT rows from the spec."""
+    if cfg.generator.backend == "offline":
+        return False
+    return cfg.midtrain.method != "none" or (cfg.aft.method != "none" and cfg.aft.data == "generated")
+
+
+def uses_judge(cfg: DictConfig) -> bool:
+    return "eval" in cfg.stages and cfg.eval.kind == EvalKind.agentic and cfg.judge.backend != "none"
+
+
+def stage_prefix(stages) -> list[str]:
+    """``stages`` as plain names, which must be a non-empty prefix of the job's stages."""
+    stages = [str(s) for s in stages]
+    if not stages or stages != list(STAGES[: len(stages)]):
+        raise MsmError(f"stages={stages} must be a non-empty prefix of {list(STAGES)}, e.g. stages=[data]")
+    return stages
+
+
+def problems(cfg: DictConfig) -> list[str]:
+    """Every reason this job cannot run as configured (empty when it can)."""
+    out: list[str] = []
+    try:
+        stages = stage_prefix(cfg.stages)
+    except MsmError as e:
+        return [str(e)]
+    try:
+        resolve_spec(cfg.spec.path)
+    except MsmError as e:
+        out.append(str(e))
+    if stages != ["data"]:
+        out += model_problems(cfg.model)
+    if uses_generator(cfg):
+        out += settings_problems(plain(cfg.generator), "generator")
+    out += data_problems(cfg)
+    if "eval" in stages:
+        out += eval_problems(cfg)
+        if uses_judge(cfg):
+            out += settings_problems(plain(cfg.judge), "judge")
+    return out
+
+
+def check(cfg: DictConfig) -> None:
+    """Raise :class:`PreflightError` listing every problem of the job, or return when there is none."""
+    found = problems(cfg)
+    if found:
+        raise PreflightError(found)
+
+
+def model_problems(m: ModelConfig) -> list[str]:
+    """Whether the base model can be had: its folder exists, its hub id is given (and cached when offline)."""
+    from msm.models import read_chat_template
+
+    out = []
+    if m.chat_template:
+        try:
+            read_chat_template(m.chat_template)
+        except MsmError as e:
+            out.append(f"model.chat_template: {e}")
+    if m.source == "tiny":
+        from msm.train.base_models import TinyArch, arch_problems
+
+        return out + arch_problems(TinyArch(**plain(m.arch)))
+    if m.source == "smollm2_gguf":
+        from msm.train.base_models import find_smollm2_gguf
+
+        try:
+            find_smollm2_gguf()
+        except MsmError as e:
+            out.append(str(e))
+        return out
+    name = m.name_or_path
+    if not name:
+        return out + [f"model={m.name}: model.source=hub needs model.name_or_path (a hub id or a local folder)"]
+    path = Path(name).expanduser()
+    if path.is_absolute() or name.startswith((".", "~")) or path.exists():
+        if not (path / "config.json").is_file():
+            out.append(f"model.name_or_path={name}: no model folder there (expected a config.json in it)")
+    elif os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+            out.append(f"model.name_or_path={name}: not in the local hub cache and HF_HUB_OFFLINE is set; "
+                       "download it once, or point model.name_or_path at a local folder")
+    return out
+
+
+def data_problems(cfg: DictConfig) -> list[str]:
+    out = []
+    target = cfg.datagen.documents.target_documents
+    if cfg.midtrain.method != "none" and target <= 0:
+        out.append(f"datagen.documents.target_documents={target}: the corpus would be empty")
+    if cfg.aft.method != "none":
+        rows = cfg.aft_scale.rows
+        if rows is not None and rows <= 0:
+            out.append(f"aft_scale.rows={rows}: a job trains on at least one AFT row (or aft_scale=all)")
+        mix = cfg.datagen.aft
+        if cfg.aft.data == "generated" and cfg.generator.backend != "offline" and mix.mix_rows:
+            if not mix.mix_path:
+                out.append(f"datagen.aft.mix_rows={mix.mix_rows} needs datagen.aft.mix_path (a JSONL of chats)")
+            elif not Path(mix.mix_path).expanduser().is_file():
+                out.append(f"datagen.aft.mix_path={mix.mix_path}: no such file")
+    return out
+
+
+def eval_problems(cfg: DictConfig) -> list[str]:
+    ev = cfg.eval
+    if ev.kind == EvalKind.cheese:
+        return [] if ev.families else ["eval.families is empty: name at least one of item_comparison, political_opinion"]
+    from msm.evals.agentic.assemble import load_grid
+
+    out = []
+    try:
+        load_grid(ev.grid)
+    except MsmError as e:
+        out.append(f"eval.grid={ev.grid}: {e}")
+    if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
+        out.append("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    if ev.sampler == "vllm":
+        from msm.evals.sampling import check_vllm
+
+        try:
+            check_vllm(ev.vllm.python)
+        except MsmError as e:
+            out.append(str(e))
+    return out

@@ -1,0 +1,118 @@
+"""The data stages: the spec's document corpus and the pool of AFT demonstrations.
+
+Both depend on the spec, the generator and the fixed data seed, never on the model, the training
+seed or ``aft_scale``: every cell of a sweep that shares a spec shares its data.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from msm.errors import EmptyDatasetError
+from msm.jsonl import count_lines, write_jsonl
+from msm.specs import Spec
+from msm.stages.common import llm_client, llm_identity, plain
+from msm.store import Build, files_digest
+
+
+def documents(cfg: DictConfig, spec: Spec) -> Build:
+    """The spec's document corpus (``documents.jsonl``): templated offline, or written by the LLM generator."""
+    target = cfg.datagen.documents.target_documents
+    inputs = {"spec": spec.digest()}
+
+    if cfg.generator.backend == "offline":
+        from msm.data import offline_docs
+
+        settings = {"generator": "offline", "target_documents": target, "data_seed": cfg.data.seed,
+                    "templates": files_digest([offline_docs.TEMPLATES_PATH])}
+
+        def build_offline(work: Path) -> dict:
+            docs = offline_docs.generate_documents(spec, target, seed=cfg.data.seed)
+            write_jsonl(work / "documents.jsonl", docs)
+            return {"n_documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
+
+        return Build("documents", settings, inputs, offline_docs.VERSION, build_offline)
+
+    from msm.data import docgen
+
+    settings = {"generator": llm_identity(cfg), "docgen": plain(cfg.datagen.documents),
+                "prompts": docgen.prompts_digest(), "data_seed": cfg.data.seed}
+
+    def build(work: Path) -> dict:
+        report = docgen.generate_documents(spec, llm_client(cfg), cfg.datagen.documents, work, seed=cfg.data.seed,
+                                           temperature=cfg.generator.temperature)
+        kept = count_lines(work / "documents.jsonl")
+        if kept == 0:
+            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable document for spec "
+                                    f"{spec.id!r}: {report.get('documents')}; nothing was published")
+        return {**report, "n_documents": kept, "spec": spec.id}
+
+    return Build("documents", settings, inputs, docgen.VERSION, build)
+
+
+def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
+    """The demonstrations a job draws its ``aft_scale`` rows from (``pool.jsonl``): the fixed cheese chats,
+    or generated from the spec (templated offline, or by the LLM generator)."""
+    if cfg.aft.data == "cheese":
+        from msm.data import cheese
+
+        def build_cheese(work: Path) -> dict:
+            return {"rows": write_jsonl(work / "pool.jsonl", cheese.load_aft_chats())}
+
+        settings = {"source": "cheese", "file": files_digest([cheese.AFT_CHATS_FILE])}
+        return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese)
+
+    gen = cfg.datagen.aft
+    inputs = {"spec": spec.digest()}
+    if cfg.generator.backend == "offline":
+        from msm.data import offline_aft
+
+        settings = {"source": "generated", "generator": "offline", "target_rows": gen.target_rows,
+                    "style": plain(gen.style), "data_seed": cfg.data.seed,
+                    "templates": files_digest([offline_aft.TEMPLATES_PATH])}
+
+        def build_offline(work: Path) -> dict:
+            rows = offline_aft.generate_aft_pool(spec, gen.target_rows, seed=cfg.data.seed, style=gen.style)
+            return {"rows": write_jsonl(work / "pool.jsonl", rows), "spec": spec.id}
+
+        return Build("aft_pool", settings, inputs, offline_aft.VERSION, build_offline)
+
+    from msm.data import aftgen
+
+    settings = {"source": "generated", "generator": llm_identity(cfg), "aftgen": plain(gen),
+                "prompts": aftgen.prompts_digest(), "data_seed": cfg.data.seed,
+                "mix": files_digest([Path(gen.mix_path)]) if gen.mix_path else None}
+
+    def build(work: Path) -> dict:
+        report = aftgen.generate_aft_pool(spec, llm_client(cfg), gen, work, seed=cfg.data.seed,
+                                          temperature=cfg.generator.temperature)
+        rows = count_lines(work / "pool.jsonl")
+        if rows == 0:
+            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable AFT row for spec "
+                                    f"{spec.id!r}; nothing was published")
+        return {**report, "rows": rows}
+
+    return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
+
+
+def preview(cfg: DictConfig, spec: Spec) -> dict:
+    """Run each LLM data step of the job on a tiny slice, print samples and the estimated cost, publish nothing."""
+    client = llm_client(cfg)
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="msm-preview-") as tmp:
+        if cfg.midtrain.method != "none":
+            from msm.data import docgen
+
+            out["documents"] = docgen.generate_documents(
+                spec, client, cfg.datagen.documents, Path(tmp) / "documents", seed=cfg.data.seed,
+                temperature=cfg.generator.temperature, preview=True)
+        if cfg.aft.method != "none" and cfg.aft.data == "generated":
+            from msm.data import aftgen
+
+            out["aft_pool"] = aftgen.generate_aft_pool(
+                spec, client, cfg.datagen.aft, Path(tmp) / "aft", seed=cfg.data.seed,
+                temperature=cfg.generator.temperature, preview=True)
+    return out

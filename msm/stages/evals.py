@@ -1,0 +1,123 @@
+"""The eval stage (one model's results, published like any other artifact) and reading results back."""
+
+from __future__ import annotations
+
+import shutil
+from functools import partial
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from msm.config import EvalKind
+from msm.jsonl import read_jsonl, write_jsonl
+from msm.models import chat_template_digest
+from msm.specs import Spec
+from msm.stages.common import llm_cache, llm_client, llm_identity, plain
+from msm.stages.models import ModelRef
+from msm.store import Artifact, Build, files_digest
+
+EVAL_KEYS = {
+    EvalKind.cheese: ("kind", "families", "max_items", "batch_size", "precision"),
+    EvalKind.agentic: ("kind", "grid", "samples_per_condition", "temperature", "max_new_tokens", "sampler",
+                       "sampler_model", "sampler_base_url", "batch_size", "precision"),
+}
+"""The eval settings that shape one model's results; the rest (the option's name, ``include_base``, the
+contamination report's n) only decide what else a job does with them."""
+
+
+def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
+    """Eval results for one model: ``metrics`` in the manifest, one row per item or sample in samples.jsonl.
+
+    The cheese eval is deterministic, so its key holds no training seed and the base model is scored
+    once for every seed; the agentic eval samples, so its key holds the seed and the judge (and the spec,
+    whose rules the policy-misuse judge reads: without that judge the base model is sampled once per
+    seed for every spec of a sweep). ``role`` (trained or base) only labels the progress bar.
+    """
+    kind = EvalKind(cfg.eval.kind)
+    agentic = kind == EvalKind.agentic
+    judged = agentic and cfg.judge.backend != "none"
+    ev = plain(cfg.eval)
+    settings = {"eval": {k: ev[k] for k in EVAL_KEYS[kind]}, "data_seed": cfg.data.seed,
+                "chat_template": chat_template_digest(cfg.model.chat_template)}
+    inputs = {"model": ref.key}
+    if agentic:
+        from msm.evals.agentic import run as agentic_run
+        from msm.evals.agentic.assemble import SCENARIO_DIR
+        from msm.evals.agentic.verdicts import RUBRIC_DIR
+
+        version = agentic_run.VERSION
+        settings.update(seed=cfg.seed, judge=llm_identity(cfg, "judge") if judged else None,
+                        scenarios=files_digest(SCENARIO_DIR.glob("*.yaml")),
+                        rubrics=files_digest(RUBRIC_DIR.glob("*.md")) if judged else None)
+        if cfg.eval.sampler == "vllm":
+            settings["eval"]["vllm"] = {k: v for k, v in ev["vllm"].items() if k != "python"}
+        if judged:
+            settings["eval"]["policy_misuse"] = ev["policy_misuse"]
+            if cfg.eval.policy_misuse:
+                inputs["spec"] = spec.digest()  # the policy-misuse judge reads the spec's rules; nothing else does
+    else:
+        from msm.data.cheese import EVAL_ITEMS_FILE
+        from msm.evals import cheese
+
+        version = cheese.VERSION
+        settings["items"] = files_digest([EVAL_ITEMS_FILE])
+
+    def build(work: Path) -> dict:
+        if agentic:
+            from msm.evals.agentic.run import evaluate, spec_rules_text
+
+            metrics, rows = evaluate(_sampler(cfg, ref, work), cfg.eval, judge=llm_client(cfg, "judge") if judged else None,
+                                     judge_cfg=cfg.judge, spec_rules=spec_rules_text(spec))
+        else:
+            from msm.evals.cheese import evaluate
+            from msm.models import load_model, load_tokenizer
+
+            model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+            tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
+            metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
+        write_jsonl(work / "samples.jsonl", rows)
+        shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed eval
+        return {"metrics": metrics}
+
+    return Build("eval", settings, inputs, version, build)
+
+
+def _sampler(cfg: DictConfig, ref: ModelRef, work: Path):
+    """``sample(prompts, n, temperature=, max_new_tokens=)`` for the model under test, by ``eval.sampler``."""
+    from msm.evals import sampling
+    from msm.models import load_model, load_tokenizer, use_bf16_autocast
+
+    if cfg.eval.sampler == "openai":
+        from msm.llm import make_client
+
+        client = make_client({"backend": "openai", "model": cfg.eval.sampler_model, "base_url": cfg.eval.sampler_base_url},
+                             cache_dir=llm_cache(cfg))
+        return partial(sampling.sample_served, client)
+    tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
+    if cfg.eval.sampler == "vllm":
+        return partial(sampling.sample_vllm, tokenizer, ref.as_dict(), seed=cfg.seed, work=work / "vllm",
+                       dtype=str(cfg.model.dtype), engine=plain(cfg.eval.vllm))
+    model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+    return partial(sampling.sample_hf, model, tokenizer, batch_size=cfg.eval.batch_size, seed=cfg.seed,
+                   bf16=use_bf16_autocast(cfg.eval.precision, model))
+
+
+# ---- reading published artifacts ------------------------------------------------------------------
+
+
+def eval_samples(art: Artifact) -> list[dict]:
+    """The graded rows of a published eval artifact."""
+    return read_jsonl(art.path / "samples.jsonl")
+
+
+def contamination(cfg: DictConfig, spec: Spec, docs: Artifact | None, aft: Artifact | None):
+    """N-gram overlap between a job's training corpora (documents, AFT rows) and its agentic eval prompts."""
+    from msm.evals.agentic.run import grid_prompts
+    from msm.evals.contamination import check
+
+    training = {
+        "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
+        "aft": read_jsonl(aft.path / "rows.jsonl") if aft else [],
+    }
+    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(cfg.eval.grid)]
+    return check(training, prompts, n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])
