@@ -1,6 +1,6 @@
 # make run    set up .venv and run the embedded default job (cheese MSM+AFT on SmolLM2-135M, CPU)
-# make test   set up .venv and run the test suite (what CI runs)
-.PHONY: setup run test
+# make test   set up .venv, lint (ruff, import contracts) and run the test suite (what CI runs)
+.PHONY: setup run lint test
 STAMP := .venv/.msm-installed
 
 setup: $(STAMP)
@@ -12,5 +12,9 @@ $(STAMP): pyproject.toml scripts/setup.sh
 run: setup
 	.venv/bin/python train.py
 
-test: setup
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+
+test: lint
 	.venv/bin/python -m pytest

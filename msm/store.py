@@ -44,7 +44,7 @@ def files_digest(paths: Iterable[Path]) -> str:
     data assets, chat templates): put it in the artifact's settings, and editing a file rebuilds exactly
     what was made from it."""
     h = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
+    for path in sorted((Path(p) for p in paths), key=lambda p: (p.name, str(p))):  # the same files anywhere, same digest
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 

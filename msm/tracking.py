@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run
 
 _SECRET = re.compile(r"(api_?key|secret|password|auth_token|access_token)$", re.IGNORECASE)
 
@@ -28,7 +32,7 @@ def redact(obj):
 class Tracker:
     """A thin wrapper so stages can log without knowing whether W&B is on."""
 
-    def __init__(self, run=None):
+    def __init__(self, run: Run | None = None):
         self.run = run
 
     @property
@@ -50,7 +54,7 @@ class Tracker:
 
 
 def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
-    if cfg.logger.name == "none" or cfg.logger.mode == "disabled":
+    if cfg.logger.mode == "disabled":
         return Tracker(None)
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
@@ -58,12 +62,12 @@ def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
     run = wandb.init(
         project=cfg.logger.project,
         entity=cfg.logger.entity,
-        mode=cfg.logger.mode,
+        mode=str(cfg.logger.mode),
         dir=str(job_dir),
         name=name,
         group=cfg.logger.group or group,
         job_type=str(cfg.experiment or "job"),
-        config=redact(OmegaConf.to_container(cfg, resolve=True)),
+        config=redact(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)),
         reinit="finish_previous",
     )
     for stage in ("midtrain", "aft"):

@@ -26,13 +26,16 @@ from collections import Counter
 from pathlib import Path
 from string import Template
 
+from msm.config import AftgenConfig
 from msm.data import aftgen_steps
 from msm.data.aftgen_steps import QUESTION_GUIDE, QUESTION_TYPES, QUESTION_TYPES_FILE
 from msm.data.listparse import item_key, parse_items
 from msm.data.resume import StepLog
 from msm.errors import MsmError
 from msm.jsonl import read_jsonl, write_json, write_jsonl
-from msm.llm import Request, Usage
+from msm.llm import LLMClient, Request, Usage
+from msm.specs import Spec
+from msm.store import files_digest
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +49,9 @@ FILTER_MAX_TOKENS = 512  # a verdict and a sentence; reasoning models need some 
 
 
 def prompts_digest() -> str:
-    """sha256 over the templates' names and contents and the question-type descriptions: part of the
-    artifact key, so editing a prompt regenerates the pool instead of reusing one with the old wording."""
-    h = hashlib.sha256()
-    for path in sorted(PROMPT_DIR.glob("*.md")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update(QUESTION_TYPES_FILE.read_bytes())  # the question types' descriptions fill the questions template
-    return h.hexdigest()
+    """Digest of the templates and of the question-type descriptions (which fill the questions template):
+    part of the artifact key, so editing a prompt regenerates the pool instead of reusing the old wording."""
+    return files_digest([*PROMPT_DIR.glob("*.md"), QUESTION_TYPES_FILE])
 
 
 def _prompt(name: str, fields: dict) -> tuple[str | None, str]:
@@ -81,7 +80,8 @@ def _add(total: dict, part: dict) -> dict:
 class _AftGen:
     """One run over one work_dir: the steps as methods, their rows in ``self.rows``, counts in ``self.rounds`` (recorded in a StepLog)."""
 
-    def __init__(self, spec, client, cfg, work_dir: Path, seed: int, temperature: float, progress: bool):
+    def __init__(self, spec: Spec, client: LLMClient, cfg: AftgenConfig, work_dir: Path, seed: int, temperature: float,
+                 progress: bool):
         if cfg.style not in ("value", "rules"):
             raise MsmError(f"datagen.aft.style={cfg.style!r}: expected value or rules")
         if cfg.target_rows < 1 or cfg.n_domains < 1 or cfg.questions_per_type < 1:
@@ -308,7 +308,7 @@ class _AftGen:
                 "skipped": self.skipped}
 
 
-def generate_aft_pool(spec, client, cfg, work_dir: Path, *, seed: int, temperature: float, preview: bool = False,
+def generate_aft_pool(spec: Spec, client: LLMClient, cfg: AftgenConfig, work_dir: Path, *, seed: int, temperature: float, preview: bool = False,
                       progress: bool = True) -> dict:
     """Write ``pool.jsonl`` and ``pool_no_cot.jsonl`` into ``work_dir`` and return the report (see the
     module docstring). ``preview``: 1 domain and 1 question per type only, samples and an estimate of the

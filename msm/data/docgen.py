@@ -58,8 +58,9 @@ from msm.data.docgen_steps import (
 )
 from msm.data.resume import StepLog
 from msm.jsonl import read_jsonl, write_json, write_jsonl
-from msm.llm import Usage
+from msm.llm import LLMClient, Usage
 from msm.specs import Section, Spec
+from msm.store import files_digest
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,8 @@ def _template_files() -> list[Path]:
 
 
 def prompts_digest() -> str:
-    """sha256 over the template files' names and contents (read from ``PROMPT_DIR`` at call time)."""
-    h = hashlib.sha256()
-    for path in _template_files():
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    """Digest of the template files' names and contents (read from ``PROMPT_DIR`` at call time)."""
+    return files_digest(_template_files())
 
 
 def load_templates() -> dict[str, Template]:
@@ -149,7 +147,7 @@ def _digest(obj: Any) -> str:
 class _Run:
     """One pass over the levels in one work folder; collects the report as it goes."""
 
-    def __init__(self, spec: Spec, client, s: DocgenConfig, work: Path, seed: int, temperature: float, write_docs: bool,
+    def __init__(self, spec: Spec, client: LLMClient, s: DocgenConfig, work: Path, seed: int, temperature: float, write_docs: bool,
                  progress: bool):
         self.spec, self.client, self.s, self.work, self.seed = spec, client, s, work, seed
         self.write_docs = write_docs
@@ -326,7 +324,7 @@ class _Run:
 # ---- entry point ----------------------------------------------------------------------------------
 
 
-def generate_documents(spec: Spec, client, cfg, work_dir: Path, *, seed: int, temperature: float,
+def generate_documents(spec: Spec, client: LLMClient, cfg: DocgenConfig | DictConfig, work_dir: Path, *, seed: int, temperature: float,
                        preview: bool = False, progress: bool = True) -> dict:
     """Write ``work_dir/documents.jsonl`` (rows: id, text, provenance, generator) and return the report.
 

@@ -2,8 +2,8 @@
 
 One file per entry (not a database) because many jobs on a cluster share the cache over a network
 filesystem: writers never contend for one file, and a crash mid-write cannot corrupt other entries.
-Each write goes to a temporary file in the same folder and is published with ``os.replace`` (atomic on
-POSIX), so a reader sees a whole entry or none; a job killed mid-run leaves every finished answer
+Each write goes to a temporary file in the same folder and is published with ``os.replace``
+(``msm.jsonl.write_json``; atomic on POSIX), so a reader sees a whole entry or none; a job killed mid-run leaves every finished answer
 behind and a rerun asks only for the rest. Two writers of the same key write the same content, so the
 last rename winning is harmless. An unreadable entry (truncated by a full disk, hand-edited) counts as
 a miss and is overwritten by the next answer.
@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from msm.jsonl import write_json
 from msm.llm.types import Request, Response
 
 log = logging.getLogger(__name__)
@@ -56,17 +55,7 @@ class ResponseCache:
         stored = resp.to_dict()
         stored["cached"] = False
         entry = {"key": key, "backend": backend, "model": model, "request": req.to_dict(), "response": stored}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_json(path, entry, indent=None)
         return True
 
     def __len__(self) -> int:

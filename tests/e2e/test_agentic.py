@@ -25,7 +25,7 @@ def test_twelve_jobs_with_evidence_rates_and_no_judge_said_plainly(sweep):
     records = [read_json(j / "metrics.json") for j in jobs]
     assert sorted((r["spec"], r["seed"]) for r in records) == sorted((s, i) for s in SPECS for i in range(4))
     for r in records:
-        assert r["eval"] == "agentic" and r["arm"] == "msm_aft"
+        assert r["eval"] == "agentic_smoke" and r["arm"] == "msm_aft"
         assert r["judge"].startswith("none") and "no LLM judge configured" in r["judge"]
         assert "misalignment/rate" not in r and "policy_misuse/rate" not in r  # nothing pretends to be a verdict
         assert r["harmful_evidence/n"] == 6 and r["harmful_evidence/conditions"] == 3

@@ -73,7 +73,7 @@ def test_data_stage_only(tmp_path):
     pytest.param("eval.sampler=vllm", "vllm is not installed for",
                  marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")),
     ("eval.sampler=openai", "eval.sampler_model and eval.sampler_base_url"),
-    ("eval.sampler=llamacpp", "known: hf, openai, vllm"),
+    ("eval.sampler=llamacpp", "expected one of [hf, openai, vllm]"),
 ])
 def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, sampler, message):
     store = tmp_path / "store"
@@ -82,3 +82,26 @@ def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, samp
     assert out.returncode == 1 and message in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     assert not store.exists() or not list(store.glob("*/[0-9a-f]*"))  # nothing was built
+
+
+@pytest.mark.parametrize("typo, field, allowed", [
+    ("midtrain.method=lorra", "midtrain.method", "[none, lora, full]"),
+    ("eval.sampler=vlm", "eval.sampler", "[hf, openai, vllm]"),
+    ("generator.backend=opnai", "generator.backend", "[offline, openai, anthropic, hf]"),
+    ("aft.data=genrated", "aft.data", "[cheese, generated]"),
+])
+def test_a_typo_in_a_closed_set_fails_at_compose_and_touches_nothing(tmp_path, typo, field, allowed):
+    store = tmp_path / "store"
+    out = run_train([typo, f"paths.store={store}", f"hydra.run.dir={tmp_path}/run"], timeout=120)
+    assert out.returncode != 0
+    assert f"full_key: {field}" in out.stderr and allowed in out.stderr, out.stderr[-2000:]
+    assert not store.exists() and not (tmp_path / "run").exists()
+
+
+def test_a_paid_generator_without_its_key_fails_before_any_stage(tmp_path):
+    store = tmp_path / "store"
+    out = run_train(["generator=anthropic", f"paths.store={store}", f"hydra.run.dir={tmp_path}/run"],
+                    env={"ANTHROPIC_API_KEY": ""}, timeout=120)  # an empty variable is an unset key
+    assert out.returncode == 1 and "ANTHROPIC_API_KEY" in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert not store.exists()  # nothing built, not even the store's folder

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from msm.config import register_configs
@@ -118,3 +119,57 @@ def test_seed_range_mistakes(argv, message):
     with pytest.raises(SystemExit) as e:
         expand_seed_ranges(argv)
     assert message in str(e.value)
+
+
+# ---- closed sets are types ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("override, allowed", [
+    ("midtrain.method=lorra", "[none, lora, full]"),
+    ("aft.method=loraa", "[none, lora, full]"),
+    ("aft.data=genrated", "[cheese, generated]"),
+    ("eval.sampler=vlm", "[hf, openai, vllm]"),
+    ("eval.kind=agentik", "[cheese, agentic]"),
+    ("eval.precision=bf32", "[auto, bf16, fp32]"),
+    ("generator.backend=opnai", "[offline, openai, anthropic, hf]"),
+    ("judge.backend=antropic", "[none, openai, anthropic, hf]"),
+    ("model.source=hubb", "[tiny, smollm2_gguf, hub]"),
+    ("model.dtype=fp17", "[auto, float32, bfloat16, float16]"),
+    ("midtrain.scheduler=cosin", "cosine"),
+    ("aft.precision=half", "[auto, bf16, fp32]"),
+    ("datagen.aft.style=values", "[value, rules]"),
+    ("logger.mode=offlin", "[offline, online, disabled]"),
+    ("stages=[data,midtrian]", "[data, midtrain, aft, eval]"),
+    ("eval.families=[item_comparisons]", "[item_comparison, political_opinion]"),
+])
+def test_a_value_outside_a_closed_set_fails_at_compose_naming_field_and_choices(override, allowed):
+    with pytest.raises(ConfigCompositionException) as e:
+        _compose([override])
+    msg = str(e.value.__cause__ or e.value)
+    field = override.split("=")[0]
+    assert "Invalid value" in msg and allowed in msg and field.split(".")[-1] in msg, msg
+
+
+def test_closed_set_values_read_as_plain_strings():
+    cfg = _compose(["model=tiny"])
+    assert cfg.midtrain.method == "lora" and f"{cfg.aft.data}" == "cheese" and str(cfg.model.source) == "tiny"
+    assert OmegaConf.to_container(cfg.eval, enum_to_str=True)["families"] == ["item_comparison", "political_opinion"]
+
+
+def test_the_schema_has_no_catch_all_field():
+    assert "extra" not in _compose()
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_is_named_by_its_file(group):
+    """An option's ``name`` (recorded in metrics and run names) is its file name, so a record says which
+    file made it; experiment presets record theirs in the top-level ``experiment`` key."""
+    for opt in _options(group):
+        cfg = _compose([f"{group}={opt}"] + (["spec.path=x.md"] if opt == "file" else []))
+        name = cfg.experiment if group == "experiment" else cfg[group].name
+        assert name == opt, f"conf/{group}/{opt}.yaml says name: {name}"
+
+
+def test_every_eval_option_says_which_kind_of_eval_it_is():
+    for opt in _options("eval"):
+        assert _compose([f"eval={opt}"]).eval.kind in ("cheese", "agentic"), opt

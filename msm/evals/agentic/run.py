@@ -12,10 +12,13 @@ pretends to be a classifier verdict.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
+from msm.config import EvalConfig, JudgeConfig
 from msm.evals.agentic.assemble import build_prompt, grid_sampling, load_grid
 from msm.evals.agentic.evidence import extract_scratchpad, harmful_evidence
 from msm.evals.agentic.verdicts import parse_policy_misuse, parse_verdict, render_rubric
+from msm.llm import LLMClient
 
 VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
 NO_JUDGE = "none: rule-based harmful_evidence only (no LLM judge configured)"
@@ -125,7 +128,8 @@ def summarize(rows: list[dict], judged: bool) -> dict:
     return metrics
 
 
-def evaluate(sample, eval_cfg, *, judge, judge_cfg, spec_rules: str) -> tuple[dict, list[dict]]:
+def evaluate(sample: Callable[..., list[list[str]]], eval_cfg: EvalConfig, *, judge: LLMClient | None,
+             judge_cfg: JudgeConfig, spec_rules: str) -> tuple[dict, list[dict]]:
     """Sample every condition of ``eval_cfg.grid``, grade, summarize.
 
     ``sample(prompts, n, temperature=, max_new_tokens=)`` returns ``n`` texts per prompt: one of the

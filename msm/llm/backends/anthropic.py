@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from msm.jsonl import write_json
 from msm.llm.backends import SdkBackend, connection_failure, status_failure
 from msm.llm.types import BatchResult, Request, Response, RetryableError, Secret
 
@@ -157,7 +156,4 @@ class AnthropicBackend(SdkBackend):
 
 def _write_atomic(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    write_json(path, data)

@@ -1,0 +1,31 @@
+"""Every experiment preset (conf/experiment/*.yaml) runs end to end at tiny size.
+
+A preset names paper-scale data, LLM generators and judges and a 2,700-sample grid; here each is run
+as one job with only the sizes cut and the paid parts swapped for their offline stand-ins, so a
+preset that no longer composes, or a combination of its options that no longer runs, fails in CI.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, read_json, run_train
+
+pytestmark = pytest.mark.slow
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+TINY_SIZES = ["model=tiny", "generator=offline", "judge=none", "datagen=smoke", "aft_scale.rows=16",
+              "midtrain.batch_size=2", "aft.batch_size=2", "eval.max_items=40", "eval.grid=smoke",
+              "eval.samples_per_condition=1", "eval.max_new_tokens=16", "logger=none"]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_at_tiny_size(experiment, tmp_path: Path, shared_store):
+    out = run_train([f"experiment={experiment}", *TINY_SIZES, f"paths.store={shared_store}",
+                     f"hydra.run.dir={tmp_path}/run"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = read_json(tmp_path / "run" / "metrics.json")
+    assert record["experiment"] == experiment and record["arm"] == "msm_aft"
+    rates = [k for k in record if k.endswith("/rate") and not k.startswith("base/")]
+    assert rates and all(f"base/{k}" in record for k in rates)
+    assert ("affordability/rate" in record) or ("harmful_evidence/rate" in record)

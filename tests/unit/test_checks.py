@@ -1,0 +1,101 @@
+"""A job checks everything it can before it spends anything (msm.stages.checks), one line per problem."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from msm.config import register_configs
+from msm.paths import CONF_DIR
+from msm.stages import checks
+
+register_configs()
+
+
+def problems(*overrides: str) -> list[str]:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides))
+    return checks.problems(cfg)
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch):
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "MY_KEY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_the_shipped_defaults_have_no_problem():
+    assert problems() == [] and problems("model=tiny") == [] and problems("model=tiny", "experiment=agentic_smoke") == []
+
+
+def test_a_paid_generator_without_its_key_names_the_variable():
+    [line] = problems("model=tiny", "generator=anthropic")
+    assert "ANTHROPIC_API_KEY" in line and "generator.api_key_env" in line
+
+
+def test_a_key_set_under_another_name_is_found(monkeypatch):
+    monkeypatch.setenv("MY_KEY", "test-not-a-key")
+    assert problems("model=tiny", "generator=anthropic", "generator.api_key_env=MY_KEY") == []
+
+
+def test_a_key_pasted_into_api_key_env_is_refused_without_being_echoed():
+    [line] = problems("model=tiny", "generator=openai", "generator.api_key_env=sk-abc123secret")
+    assert "NAME of an environment variable" in line and "sk-abc123secret" not in line
+
+
+def test_a_local_openai_compatible_server_needs_no_key():
+    assert problems("model=tiny", "generator=openai", "generator.base_url=http://localhost:8000/v1") == []
+
+
+def test_the_generator_is_checked_only_when_the_job_asks_it_for_something():
+    assert problems("model=tiny", "generator=anthropic", "midtrain=none", "aft=none") == []
+    assert problems("model=tiny", "generator=anthropic", "midtrain=none", "aft.data=cheese") == []
+    assert len(problems("model=tiny", "generator=anthropic", "midtrain=none", "aft.data=generated")) == 1
+
+
+def test_a_judge_is_checked_only_for_an_agentic_eval():
+    assert problems("model=tiny", "judge=openai") == []  # the cheese eval reads no judge
+    [line] = problems("model=tiny", "experiment=agentic_smoke", "judge=openai", "judge.model=null",
+                      "judge.base_url=http://localhost:1/v1")
+    assert line.startswith("judge.model is not set")
+    assert problems("model=tiny", "experiment=agentic_smoke", "judge=openai", "stages=[data,midtrain]") == []
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems("model=tiny", "experiment=agentic_smoke", "generator=anthropic", "judge=anthropic",
+                     "eval.sampler=openai", "eval.grid=nonesuch", "aft_scale.rows=0", "spec=file",
+                     "spec.path=/no/such/spec.md")
+    joined = "\n".join(found)
+    for expected in ("/no/such/spec.md", "generator.api_key_env", "judge.api_key_env", "eval.sampler_base_url",
+                     "unknown grid 'nonesuch'", "aft_scale.rows=0"):
+        assert expected in joined, (expected, found)
+    assert len(found) == 6
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model=qwen3_32b", "model.name_or_path=/no/such/folder"], "no model folder there"),
+    (["model=qwen3_32b", "model.name_or_path=null"], "needs model.name_or_path"),
+    (["model=tiny", "model.arch.vocab_size=100"], "vocab_size=100 is too small"),
+    (["model=tiny", "model.chat_template=nonesuch"], "unknown chat template 'nonesuch'"),
+    (["model=tiny", "datagen.documents.target_documents=0"], "the corpus would be empty"),
+    (["model=tiny", "eval.families=[]"], "eval.families is empty"),
+])
+def test_what_the_schema_cannot_know_is_checked(overrides, message):
+    [line] = problems(*overrides)
+    assert message in line
+
+
+def test_an_uncached_hub_model_fails_when_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    [line] = problems("model=qwen3_32b")
+    assert "Qwen/Qwen3-32B" in line and "not in the local hub cache" in line
+
+
+def test_a_data_only_job_needs_no_model():
+    assert problems("model=qwen3_32b", "model.name_or_path=/no/such/folder", "stages=[data]") == []
+
+
+def test_stages_must_be_a_prefix():
+    [line] = problems("stages=[eval]")
+    assert "prefix" in line
