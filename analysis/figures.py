@@ -13,6 +13,7 @@ headless on a cluster node and inside a notebook.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -108,3 +109,197 @@ def bar_by_arm(df: pd.DataFrame, metric: str, out_path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_path, dpi=150)
     return out_path
+
+
+# ---- the paper's figures ------------------------------------------------------------------------------
+#
+# Each draws per-seed rows with seaborn (bars or points: the mean, error bars +-1 SEM over seeds), puts
+# the number of seeds in the legend, draws the untrained model as a dashed reference line, and saves a
+# PNG and a PDF. Rows of arms without MSM appear once per spec in a sweep (the spec plays no part in
+# them, so the store built them once); they are drawn once, so no seed counts twice.
+
+ARM_NAMES = {"baseline": "baseline", "aft_only": "AFT only", "msm_only": "MSM only", "msm_aft": "MSM+AFT"}
+
+
+def save_figure(fig: Figure, stem: Path) -> list[Path]:
+    """``stem.png`` and ``stem.pdf``; returns both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    return paths
+
+
+def _new_figure(width: float, height: float, ncols: int = 1):
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _once_per_configuration(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop the extra copies of arms without MSM that a spec sweep holds once per spec."""
+    no_msm = df["midtrain"].astype(str) == "none"
+    keys = [c for c in ("model", "arm", "aft", "aft_scale", "eval", "generator", "judge", "seed") if c in df]
+    return pd.concat([df[~no_msm], df[no_msm].drop_duplicates(subset=keys)], ignore_index=True)
+
+
+def arm_label(row: pd.Series, with_spec: bool) -> str:
+    """``MSM(affordability)+AFT``, ``AFT only (no_cot)``, ``baseline``: an arm as a reader names it."""
+    arm, aft = str(row["arm"]), str(row.get("aft", ""))
+    name = ARM_NAMES.get(arm, arm)
+    if with_spec and row.get("midtrain") not in (None, "none") and pd.notna(row.get("midtrain")):
+        value = row.get("spec_core_value")
+        name = name.replace("MSM", f"MSM({value if isinstance(value, str) else row['spec']})")
+    if arm in ("aft_only", "msm_aft") and aft not in ("", "cot", "nan", "None"):
+        name += f" ({aft})"
+    return name
+
+
+def _label_order(labels) -> list[str]:
+    """Arm labels in the paper's reading order (controls first), variants of one arm together."""
+    rank = {n: i for i, n in enumerate(ARM_NAMES.values())}
+    return sorted(set(labels), key=lambda s: (rank.get(re.sub(r"\(.*?\)", "", s.split(" (")[0]), len(rank)), s))
+
+
+def _with_counts(ax, data: pd.DataFrame, hue: str) -> None:
+    """Legend entries with the number of seeds behind each."""
+    handles, labels = ax.get_legend_handles_labels()
+    seeds = data.groupby(hue)["seed"].nunique() if "seed" in data else {}
+    labels = [f"{lab} (n={seeds[lab]} seeds)" if lab in seeds else lab for lab in labels]
+    ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _base_line(ax, data: pd.DataFrame, metric: str) -> None:
+    base = f"base/{metric}"
+    if base in data and data[base].notna().any():
+        ax.axhline(float(pd.to_numeric(data[base]).mean()), color="grey", linestyle="--", label="untrained model")
+
+
+def value_generalization(df: pd.DataFrame, out_stem: Path, values=("affordability", "america")) -> list[Path]:
+    """Figure 2: the rate of value-aligned choices per arm, overall and in every held-out domain."""
+    data = _once_per_configuration(df)
+    values = [v for v in values if f"{v}/rate" in data]
+    if not values:
+        raise MsmError("figure 2 needs a cheese eval (affordability/rate or america/rate)")
+    with_spec = data["spec"].nunique() > 1
+    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=with_spec))
+    fig, axes = _new_figure(7 * len(values), 4.5, ncols=len(values))
+    for ax, value in zip(axes, values):
+        domains = sorted({c.split("/")[1] for c in data.columns
+                          if c.startswith(f"{value}/") and c.endswith("/rate") and c.count("/") == 2})
+        long = pd.concat([data.assign(domain=d, rate=pd.to_numeric(data[f"{value}/{d}/rate" if d != "all" else f"{value}/rate"]))
+                          for d in ["all", *domains]], ignore_index=True).dropna(subset=["rate"])
+        order = _label_order(long["label"])
+        sns.barplot(data=long, x="domain", y="rate", hue="label", hue_order=order, errorbar="se", capsize=0.1, ax=ax)
+        _base_line(ax, data, f"{value}/rate")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{value}: value-aligned choices in held-out domains")
+        ax.set_xlabel("held-out domain (all = every item)")
+        ax.set_ylabel("value-aligned choices\n(mean \u00b1 1 SEM over seeds)")
+        ax.tick_params(axis="x", rotation=45)
+        _with_counts(ax, long, "label")
+    return save_figure(fig, out_stem)
+
+
+def _headline(df: pd.DataFrame) -> str:
+    for metric in ("misalignment/rate", "harmful/rate", "harmful_evidence/rate"):
+        if metric in df and df[metric].notna().any():
+            return metric
+    raise MsmError("figures 3-5 need an agentic eval (misalignment/rate or harmful_evidence/rate)")
+
+
+METRIC_NAMES = {"misalignment/rate": "misalignment rate (judge: decided to act harmfully)",
+                "harmful/rate": "harmful rate (judge verdict and evidence)",
+                "harmful_evidence/rate": "harmful-evidence rate (rule-based, no LLM judge)",
+                "policy_misuse/rate": "policy-misuse rate (of scratchpads)"}
+
+
+def misalignment_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
+    """Figure 3: agentic misalignment per arm (one panel per spec and model), the untrained model dashed."""
+    metric = _headline(df)
+    data = _once_per_configuration(df[df[metric].notna()])
+    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=False),
+                       panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
+    panels = sorted(data["panel"].unique())
+    fig, axes = _new_figure(3.5 + 2.5 * len(panels), 4.5, ncols=len(panels))
+    for ax, panel in zip(axes, panels):
+        part = data[data["panel"] == panel].assign(rate=lambda d: pd.to_numeric(d[metric]))
+        order = _label_order(part["label"])
+        sns.barplot(data=part, x="label", y="rate", order=order, hue="label", hue_order=order, errorbar="se",
+                    capsize=0.15, ax=ax, legend=True)
+        sns.stripplot(data=part, x="label", y="rate", order=order, color="black", size=3, ax=ax)
+        _base_line(ax, part, metric)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(panel)
+        ax.set_xlabel("")
+        ax.set_ylabel(METRIC_NAMES.get(metric, metric) + "\nmean \u00b1 1 SEM over seeds")
+        ax.tick_params(axis="x", rotation=30)
+        _with_counts(ax, part, "label")
+    fig.suptitle("Agentic misalignment by arm (mean over conditions)")
+    return save_figure(fig, out_stem)
+
+
+def misalignment_by_aft_scale(df: pd.DataFrame, out_stem: Path) -> list[Path]:
+    """Figure 4: misalignment against the number of AFT samples (log axis), with and without MSM, one panel
+    per spec and model."""
+    metric = _headline(df)
+    data = df[df[metric].notna() & df["arm"].isin(["aft_only", "msm_aft"]) & df["aft_scale"].notna()]
+    if data.empty:
+        raise MsmError("figure 4 needs AFT arms at one or more AFT scales")
+    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=False), rate=pd.to_numeric(data[metric]),
+                       samples=data["aft_scale"].astype(float),
+                       panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
+    panels = sorted(data["panel"].unique())
+    fig, axes = _new_figure(2.5 + 4.5 * len(panels), 4.5, ncols=len(panels))
+    for ax, panel in zip(axes, panels):
+        part = data[data["panel"] == panel]
+        sns.lineplot(data=part, x="samples", y="rate", hue="label", hue_order=_label_order(part["label"]),
+                     errorbar="se", err_style="bars", marker="o", ax=ax)
+        _base_line(ax, df[df["spec"].astype(str) + " / " + df["model"].astype(str) == panel], metric)
+        ax.set_xscale("log")
+        scales = sorted(part["samples"].unique())
+        ax.set_xticks(scales, [f"{int(s):,}" for s in scales])
+        ax.minorticks_off()
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("AFT samples (log scale)")
+        ax.set_ylabel(METRIC_NAMES.get(metric, metric) + "\nmean \u00b1 1 SEM over seeds")
+        ax.set_title(panel)
+        _with_counts(ax, part, "label")
+    fig.suptitle("Misalignment against AFT data, with and without MSM")
+    return save_figure(fig, out_stem)
+
+
+def spec_comparison(df: pd.DataFrame, out_stem: Path) -> list[Path]:
+    """Figure 5: MSM+AFT per spec on misalignment, and the policy-misuse rate beside it when judged."""
+    metric = _headline(df)
+    data = df[df["arm"] == "msm_aft"]
+    metrics = [metric] + [m for m in ("policy_misuse/rate",) if m in data and data[m].notna().any()]
+    fig, axes = _new_figure(5 * len(metrics) + 2, 4.5, ncols=len(metrics))
+    for ax, m in zip(axes, metrics):
+        part = data[data[m].notna()].assign(rate=lambda d: pd.to_numeric(d[m]))
+        order = sorted(part["spec"].astype(str).unique())
+        sns.barplot(data=part, x="spec", y="rate", order=order, hue="spec", hue_order=order, errorbar="se",
+                    capsize=0.15, ax=ax, legend=True)
+        sns.stripplot(data=part, x="spec", y="rate", order=order, color="black", size=3, ax=ax)
+        _base_line(ax, part, m)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("Model Spec (MSM+AFT)")
+        ax.set_ylabel(METRIC_NAMES.get(m, m) + "\nmean \u00b1 1 SEM over seeds")
+        ax.set_title(METRIC_NAMES.get(m, m).split(" (")[0])
+        _with_counts(ax, part, "spec")
+    fig.suptitle("Which spec generalizes best")
+    return save_figure(fig, out_stem)
+
+
+PAPER_FIGURES = {"fig2_value_generalization": value_generalization, "fig3_misalignment_by_arm": misalignment_by_arm,
+                 "fig4_misalignment_by_aft_scale": misalignment_by_aft_scale, "fig5_spec_comparison": spec_comparison}
+REPORT_FIGURES = {"cheese": ["fig2_value_generalization"], "agentic": ["fig3_misalignment_by_arm"],
+                  "scaling": ["fig4_misalignment_by_aft_scale", "fig3_misalignment_by_arm"],
+                  "spec_science": ["fig5_spec_comparison", "fig3_misalignment_by_arm"]}
+
+
+def paper_figures(df: pd.DataFrame, out_dir: Path, names) -> list[Path]:
+    """Draw the named figures of :data:`PAPER_FIGURES` into ``out_dir``."""
+    return [p for name in names for p in PAPER_FIGURES[name](df, Path(out_dir) / name)]

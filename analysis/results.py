@@ -1,10 +1,15 @@
-"""Turn a sweep folder into a DataFrame: one row per job, then a tidy long view of its rates.
+"""Sweeps -> DataFrames: one row per finished job, a tidy long view of its rates, and the jobs that failed.
 
-Every job writes one flat ``metrics.json`` (identity fields + slash-named numbers), so a sweep is
-just the set of those files under the Hydra multirun folder, however deeply the launcher nested
-them. Loading is the only place that touches the file system; everything downstream (statistics,
-figures, the CLI, the notebook) works on the frame this module returns, so it can be tested on
-frames built by hand.
+Every job writes one flat ``metrics.json`` (identity fields + slash-named numbers) and a ``status.json``
+(running, finished, failed and why), so a sweep is the set of job folders under its Hydra multirun
+folder, however deeply a launcher nested them. Loading is the only place that touches the file system
+(or the W&B API); everything downstream (statistics, reports, figures, the CLI, the notebook) works on
+the frames returned here, so it can be tested on frames built by hand.
+
+A job that produced no metrics is never dropped silently: :func:`load` returns it among ``problems``
+with its folder and the reason (the error it failed with, "still running or killed", "stopped before
+the eval"). Grouping is by every identity column except the seed (:func:`group_columns`), and a group
+that still holds a seed twice is an error that names the columns that tell its jobs apart.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +28,25 @@ from msm.errors import MsmError
 
 log = logging.getLogger(__name__)
 
-#: Fields that say *which* cell of the experiment a job is; everything else is a metric.
-IDENTITY = ("spec", "model", "arm", "midtrain", "aft", "aft_scale", "seed", "eval", "job_dir")
+#: Fields that say *which* cell of the experiment a job is; everything else is a metric (or ``job_dir``).
+IDENTITY = ("spec", "model", "midtrain", "aft", "arm", "aft_scale", "eval", "generator", "judge", "experiment",
+            "seed")
 #: The paper's arms in the order they are read: controls first, the full method last (msm.config.Arm).
 ARMS = tuple(Arm.values())
-
+#: What a job record holds besides its identity and its metrics.
+META = ("job_dir", "spec_core_value")
 METRICS_FILE = "metrics.json"
+STATUS_FILE = "status.json"
+WANDB_PREFIX = "wandb:"
+
+
+@dataclass
+class Sweep:
+    """What :func:`load` found: ``jobs`` (one row per finished job) and ``problems`` (one row per job
+    folder without metrics: ``job_dir``, ``status``, ``reason``)."""
+
+    jobs: pd.DataFrame
+    problems: pd.DataFrame
 
 
 def _natural_key(path: Path) -> list:
@@ -35,54 +55,116 @@ def _natural_key(path: Path) -> list:
 
 
 def _job_folders(root: Path) -> set[Path]:
-    """Folders that look like Hydra jobs: they hold ``.hydra/``, or are numbered children of root.
-
-    Used only to report jobs that crashed before writing metrics.json; loading itself relies on
-    the metrics files alone.
-    """
+    """Folders that are jobs: they hold ``.hydra/``, a status or a metrics file, or are numbered children."""
     jobs = {p.parent for p in root.rglob(".hydra") if p.is_dir() and p.parent != root}
+    jobs |= {p.parent for name in (STATUS_FILE, METRICS_FILE) for p in root.rglob(name)}
     jobs |= {p for p in root.iterdir() if p.is_dir() and p.name.isdigit()}
     return jobs
 
 
-def _read_record(path: Path) -> dict:
+def _read_json(path: Path, what: str) -> dict:
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise MsmError(f"{path}: unreadable metrics file ({err})") from err
+        raise MsmError(f"{path}: unreadable {what} ({err})") from err
     if not isinstance(record, dict):
         raise MsmError(f"{path}: expected one JSON object, got {type(record).__name__}")
-    record.setdefault("job_dir", str(path.parent))
     return record
 
 
-def load_sweep(path) -> pd.DataFrame:
-    """Load every ``metrics.json`` under ``path`` into one frame, one row per finished job.
+def _problem(job: Path) -> dict:
+    """Why a job folder holds no metrics, from its status file (or its absence)."""
+    status_path = job / STATUS_FILE
+    if not status_path.is_file():
+        return {"job_dir": str(job), "status": "incomplete",
+                "reason": f"no {METRICS_FILE} and no {STATUS_FILE}: never started, or killed before it began"}
+    status = _read_json(status_path, "status file")
+    state = status.get("status", "unknown")
+    if state == "failed":
+        reason = status.get("error") or "failed without a message"
+    elif state == "running":
+        reason = f"no {METRICS_FILE}: still running, or killed or preempted (started {status.get('started', '?')})"
+    elif status.get("preview"):
+        reason = "a data preview: nothing was trained or evaluated"
+    else:
+        reason = f"stopped after stages={status.get('stages')}: no eval, so no metrics"
+    return {"job_dir": str(job), "status": state, "reason": reason}
 
-    Job folders without a metrics file (crashed or still running jobs) are reported as a warning
-    rather than an error, so a partly failed sweep can still be looked at. Every identity column is
-    present even if no job wrote it, so grouping code never has to check. ``aft_scale`` and ``seed``
-    become nullable integers: arms without AFT have no scale, and that must print as <NA>, not 1250.0.
-    """
-    root = Path(path)
+
+def _sweep_records(root: Path) -> tuple[list[dict], list[dict]]:
     if not root.is_dir():
         raise MsmError(f"{root}: not a folder (expected a Hydra multirun sweep folder)")
-    files = sorted(root.rglob(METRICS_FILE), key=_natural_key)
-    finished = {d for f in files for d in f.parents}
-    missing = sorted(_job_folders(root) - finished, key=_natural_key)
-    for job in missing:
-        log.warning("%s: no %s (job crashed or has not finished); skipped", job, METRICS_FILE)
-    if not files:
-        raise MsmError(f"{root}: no {METRICS_FILE} found under this folder; is it a finished sweep?")
+    records, problems = [], []
+    for job in sorted(_job_folders(root), key=_natural_key):
+        if (job / METRICS_FILE).is_file():
+            record = _read_json(job / METRICS_FILE, "metrics file")
+            record.setdefault("job_dir", str(job))
+            records.append(record)
+        else:
+            problems.append(_problem(job))
+    return records, problems
 
-    df = pd.DataFrame([_read_record(f) for f in files])
-    for col in IDENTITY:
+
+def _wandb_records(path: str) -> list[dict]:
+    """Finished runs of a W&B project (``entity/project``) through the public API, as job records.
+
+    Each msm run's config holds the composed job config and its summary the metrics record, so a
+    record is the summary's numbers plus the identity read back from the summary (it is logged there
+    too). Needs a login (``WANDB_API_KEY``); offline sweeps are read from their folders instead.
+    """
+    import wandb
+
+    try:
+        runs = wandb.Api().runs(path, filters={"state": "finished"})
+    except Exception as err:  # the API's errors are many and all mean "cannot read this project"
+        raise MsmError(f"{WANDB_PREFIX}{path}: cannot read the W&B project ({type(err).__name__}: {err})") from None
+    records = []
+    for run in runs:
+        summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
+        records.append({**summary, "job_dir": f"{WANDB_PREFIX}{path}/{run.id}"})
+    return records
+
+
+def load(paths: str | Path | Sequence[str | Path]) -> Sweep:
+    """Every job of one or more sweeps: folders, or ``wandb:<entity>/<project>`` for a W&B project.
+
+    ``aft_scale`` becomes a number also for ``aft_scale=all`` (the pool size, from ``data/aft_pool_rows``,
+    for records written before jobs recorded it); ``aft_scale`` and ``seed`` are nullable integers, so an
+    arm without AFT prints as <NA>, not NaN or 1250.0.
+    """
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    records, problems = [], []
+    for p in paths:
+        if str(p).startswith(WANDB_PREFIX):
+            records += _wandb_records(str(p)[len(WANDB_PREFIX):])
+        else:
+            found, failed = _sweep_records(Path(p))
+            records += found
+            problems += failed
+    if not records:
+        where = ", ".join(map(str, paths))
+        raise MsmError(f"{where}: no {METRICS_FILE} found under this folder; is it a finished sweep?"
+                       + (f" ({len(problems)} job(s) without metrics, e.g. {problems[0]['reason']})" if problems else ""))
+    df = pd.DataFrame(records)
+    for col in (*IDENTITY, *META):
         if col not in df.columns:
             df[col] = pd.NA
+    if "data/aft_pool_rows" in df.columns:  # aft_scale=all recorded as null by older jobs: the whole pool
+        trained = df["arm"].isin([Arm.aft_only.value, Arm.msm_aft.value]) & df["aft_scale"].isna()
+        df.loc[trained, "aft_scale"] = df.loc[trained, "data/aft_pool_rows"]
     for col in ("aft_scale", "seed"):
         df[col] = _as_int(df[col])
-    metrics = [c for c in df.columns if c not in IDENTITY]
-    return df[list(IDENTITY) + metrics].reset_index(drop=True)
+    metrics = [c for c in df.columns if c not in IDENTITY and c not in META]
+    jobs = df[[*IDENTITY, *META, *metrics]].reset_index(drop=True)
+    return Sweep(jobs, pd.DataFrame(problems, columns=["job_dir", "status", "reason"]))
+
+
+def load_sweep(path) -> pd.DataFrame:
+    """The finished jobs of a sweep (see :func:`load`); jobs without metrics are logged, one warning each."""
+    sweep = load(path)
+    for p in sweep.problems.itertuples():
+        log.warning("%s: %s (%s); not in the results", p.job_dir, p.status, p.reason)
+    return sweep.jobs
 
 
 def _as_int(col: pd.Series) -> pd.Series:
@@ -99,10 +181,8 @@ def rate_columns(df: pd.DataFrame) -> list[str]:
 
 
 def headline_metrics(df: pd.DataFrame) -> list[str]:
-    """Top-level rates (``X/rate``), each followed by its ``base/X/rate`` when the sweep has one.
-
-    Per-domain breakdowns (``X/art/rate``) are left out: they are for digging, not for the table.
-    """
+    """Top-level rates (``X/rate``, ``policy_misuse/rate``), each followed by its ``base/X/rate`` when the
+    sweep has one. Per-domain and per-condition breakdowns (``X/art/rate``) are for digging, not for tables."""
     rates = rate_columns(df)
     chosen = []
     for metric in rates:
@@ -113,32 +193,68 @@ def headline_metrics(df: pd.DataFrame) -> list[str]:
     return chosen
 
 
-def count_column(metric: str) -> str:
-    """``X/rate`` -> ``X/n``: the number of graded items behind a rate."""
-    return metric[: -len("rate")] + "n" if metric.endswith("/rate") else metric + "/n"
+def count_column(metric: str, count: str = "n") -> str:
+    """``X/rate`` -> ``X/n`` (items behind a rate), ``X/k`` (events among them) or ``X/failures``."""
+    return metric[: -len("rate")] + count if metric.endswith("/rate") else f"{metric}/{count}"
 
 
-def to_long(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
-    """Tidy long frame: identity fields + ``metric`` + ``value`` + ``n`` (items behind the value).
-
-    Defaults to the rate metrics, because rates are what the paper compares across arms; their
-    counts ride along as ``n`` instead of being metrics of their own. Rows whose value is missing
-    (a job that did not run that eval) are dropped.
+def to_long(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """Tidy long frame: one row per job x metric, with the identity fields, ``job_dir``, ``value`` and the
+    counts behind it: ``n`` (valid items), ``k`` (events among them), ``failures`` (items left out of the
+    denominator: unparsable or refused judge answers). ``k`` falls back to ``value x n`` when a job did
+    not record it. Rows whose value is missing (a job that did not run that eval) are dropped.
     """
     metrics = rate_columns(df) if metrics is None else list(metrics)
     unknown = [m for m in metrics if m not in df.columns]
     if unknown:
         raise MsmError(f"unknown metric(s) {unknown}; available rates: {rate_columns(df)}")
-    ids = [c for c in IDENTITY if c in df.columns]
+    ids = [c for c in (*IDENTITY, "job_dir") if c in df.columns]
+    nan = pd.Series(float("nan"), index=df.index)
+
+    def counts(metric: str, count: str) -> pd.Series:
+        col = count_column(metric, count)
+        return pd.to_numeric(df[col], errors="coerce").astype(float) if col in df else nan
+
     parts = []
     for metric in metrics:
         part = df[ids].copy()
         part["metric"] = metric
         part["value"] = pd.to_numeric(df[metric], errors="coerce").astype(float)
-        n_col = count_column(metric)
-        part["n"] = pd.to_numeric(df[n_col], errors="coerce").astype(float) if n_col in df else float("nan")
+        part["n"] = counts(metric, "n")
+        part["k"] = counts(metric, "k").fillna(part["value"] * part["n"]) if metric.endswith("/rate") else nan
+        part["failures"] = counts(metric, "failures")
         parts.append(part)
     if not parts:
-        return pd.DataFrame(columns=ids + ["metric", "value", "n"])
+        return pd.DataFrame(columns=[*ids, "metric", "value", "n", "k", "failures"])
     long = pd.concat(parts, ignore_index=True)
     return long[long["value"].notna()].reset_index(drop=True)
+
+
+def group_columns(df: pd.DataFrame, by: Sequence[str] | None = None) -> list[str]:
+    """The columns a sweep's results are grouped by: ``by``, or every identity column except the seed."""
+    cols = [c for c in IDENTITY if c != "seed"] if by is None else list(by)
+    absent = [c for c in cols if c not in df.columns]
+    if absent:
+        raise MsmError(f"cannot group by {absent}: not columns of the results (have {list(df.columns)})")
+    return cols
+
+
+def check_replicates(df: pd.DataFrame, by: Sequence[str]) -> None:
+    """Raise if any group of ``by`` holds the same seed twice, naming the columns that tell its jobs apart
+    (the SEM over seeds would be wrong: two different configurations would count as replicates)."""
+    if "seed" not in df.columns:
+        return
+    keyed = df.assign(_seed=df["seed"].astype(str))
+    for key, group in keyed.groupby(list(by), dropna=False, sort=False):
+        dup = group[group.duplicated("_seed", keep=False)]
+        if dup.empty:
+            continue
+        candidates = [c for c in IDENTITY if c not in by and c != "seed" and c in dup.columns
+                      and dup[c].astype(str).nunique() > 1]
+        where = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        seed = dup["_seed"].iloc[0]
+        if candidates:
+            raise MsmError(f"the group {where} holds seed {seed} more than once: its jobs differ in "
+                           f"{candidates[:4]}; group by them too (--by ... {' '.join(candidates[:2])})")
+        raise MsmError(f"the group {where} holds seed {seed} more than once with nothing to tell the jobs apart: "
+                       f"the same job loaded twice? ({sorted(dup['job_dir'].astype(str))[:4]})")

@@ -11,6 +11,7 @@ one, and writes what the job reports into its output folder.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +20,7 @@ from omegaconf import DictConfig
 
 from msm import tracking
 from msm.config import Arm
+from msm.errors import MsmError
 from msm.jsonl import write_json, write_jsonl
 from msm.specs import Spec, resolve_spec
 from msm.stages import checks
@@ -28,6 +30,7 @@ from msm.stages.models import ModelRef, aligned, base_model, midtrained
 from msm.store import Artifact, Build, Store
 
 log = logging.getLogger(__name__)
+STATUS_FILE = "status.json"
 
 
 def arm(cfg: DictConfig) -> Arm:
@@ -105,8 +108,10 @@ def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
         "seed": cfg.seed,
         "eval": cfg.eval.name,
         "generator": cfg.generator.name,
+        "judge": cfg.judge.name if cfg.eval.kind == "agentic" else None,  # the cheese eval reads no judge
         "experiment": cfg.experiment,
         "job_dir": str(job_dir),
+        "spec_core_value": spec.meta.get("core_value"),  # the value a spec is about, where it says so
     }
 
 
@@ -114,8 +119,24 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     """Run one job; return its metrics record (or the list of artifacts when stopping before eval).
 
     Everything that can be checked is checked first (``msm.stages.checks``): a job that cannot run
-    fails before it touches the store, starts a tracker or spends a single LLM call.
+    fails before it touches the store, starts a tracker or spends a single LLM call. ``status.json``
+    in the job folder says whether the job is running, finished or failed (and why), so an analysis
+    of the sweep can list the jobs that produced no metrics instead of silently dropping them.
     """
+    job_dir = _job_dir(output_dir)
+    write_json(job_dir / STATUS_FILE, {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    try:
+        record = _run(cfg, job_dir)
+    except BaseException as e:
+        reason = str(e) if isinstance(e, MsmError) else f"{type(e).__name__}: {e}"
+        write_json(job_dir / STATUS_FILE, {"status": "failed", "error": reason or type(e).__name__})
+        raise
+    write_json(job_dir / STATUS_FILE, {"status": "finished", "stages": [str(s) for s in cfg.stages],
+                                       "preview": bool(cfg.datagen.preview)})
+    return record
+
+
+def _run(cfg: DictConfig, job_dir: Path) -> dict:
     checks.check(cfg)
     stages = checks.stage_prefix(cfg.stages)
     import torch
@@ -124,7 +145,6 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
-    job_dir = _job_dir(output_dir)
     spec = resolve_spec(cfg.spec.path)
     store = Store(cfg.paths.store)
     ident = _identity(cfg, spec, job_dir)
@@ -169,6 +189,8 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     for stage in ("midtrain", "aft"):
         if stage in arts:
             record.update(_train_stats(stage, arts[stage]))
+    if "aft" in arts:
+        record["aft_scale"] = arts["aft"].info["rows"]  # a number for aft_scale=all too: the pool's size
     if "eval" not in stages:
         return record
 
@@ -179,11 +201,13 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
         if job.eval_base.key != job.eval.key:
             samples += [{**r, "model_role": "base"} for r in eval_samples(arts["eval_base"])]
     write_jsonl(Path(ident["job_dir"]) / "samples.jsonl", samples)
+    tracker.table("samples", samples)
     if cfg.eval.kind == "agentic":
         report = contamination(cfg, spec, arts.get("documents"), arts.get("aft"))
         write_json(Path(ident["job_dir"]) / "contamination.json", report.as_dict())
         record.update(report.as_metrics())
-    tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float))})
+    # The identity goes into the summary too, so a W&B project reads back into the same records (analysis).
+    tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float, str))})
     return record
 
 

@@ -7,6 +7,7 @@ turns tracking off; metrics.json is written either way.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -46,6 +47,20 @@ class Tracker:
     def summary(self, record: dict) -> None:
         if self.run:
             self.run.summary.update(record)
+
+    def table(self, name: str, rows: list[dict]) -> None:
+        """Log rows (one eval item or sample each) as a W&B Table, so transcripts are read beside the numbers.
+
+        Columns are every key any row has, in first-seen order; nested values (options, evidence) are
+        written as JSON text so one column keeps one type.
+        """
+        if not self.run or not rows:
+            return
+        import wandb
+
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        cell = lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v  # noqa: E731
+        self.run.log({name: wandb.Table(columns=columns, data=[[cell(r.get(c)) for c in columns] for r in rows])})
 
     def finish(self, exit_code: int = 0) -> None:
         if self.run:

@@ -14,7 +14,7 @@ from msm.data.cheese import load_eval_items
 from msm.evals.forced_choice import score_items
 from msm.models import use_bf16_autocast
 
-VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
+VERSION = 2  # 2: metrics carry /k; part of the artifact key of what this module builds: bump it when its output changes
 
 
 def select_items(families, max_items: int | None, seed: int) -> list[dict]:
@@ -40,7 +40,8 @@ def select_items(families, max_items: int | None, seed: int) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Flat metrics: ``<value>/rate`` (aligned choices), ``<value>/p_aligned``, ``<value>/n``, and per domain."""
+    """Flat metrics: ``<value>/rate`` (aligned choices), ``<value>/p_aligned``, ``<value>/n``, ``<value>/k``
+    (the aligned choices themselves, for pooled counts), and the same per domain."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r["value"]].append(r)
@@ -50,6 +51,7 @@ def summarize(rows: list[dict]) -> dict:
         metrics[f"{name}/rate"] = sum(r["choice_aligned"] for r in rs) / len(rs)
         metrics[f"{name}/p_aligned"] = sum(r["p_aligned"] for r in rs) / len(rs)
         metrics[f"{name}/n"] = len(rs)
+        metrics[f"{name}/k"] = sum(r["choice_aligned"] for r in rs)  # pooled aligned choices (a tie counts 0.5)
     return metrics
 
 

@@ -1,0 +1,221 @@
+"""The paper's comparisons as named reports: which groups each experiment compares, on which metrics.
+
+    cheese        per spec: MSM+AFT vs AFT only, MSM+AFT vs MSM only, MSM only vs baseline, AFT only vs
+                  baseline, on both values; and the double dissociation as one statistic per spec (the
+                  own-value shift minus the cross-value shift, MSM+AFT vs AFT only)
+    agentic       MSM+AFT (with CoT) vs AFT only with and without CoT (another MSM+AFT variant vs AFT
+                  only of the same variant), MSM+AFT vs baseline, MSM only vs baseline, AFT only vs baseline
+    scaling       at every AFT scale: MSM+AFT vs AFT only
+    spec_science  MSM+AFT of each spec vs the reference spec (``rules``), and each vs baseline, policy
+                  misuse included
+
+A comparison is made within one *context* (the identity columns it does not select on: model, eval,
+generator, judge, ...), and each side must be a single configuration: if the rows a side selects
+still differ in an identity column, that is an error naming it, never an average over both. Every row
+carries the statistics of :func:`analysis.stats.compare_values`, and the report's family of tests is
+corrected with Benjamini-Hochberg (``welch_q``, ``perm_q``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from msm.config import Arm
+from msm.errors import MsmError
+
+from .results import IDENTITY, rate_columns
+from .stats import benjamini_hochberg, compare, diff_in_diff, select
+
+CONTEXT = ("spec", "model", "eval", "generator", "judge", "experiment")
+AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "policy_misuse/rate",
+                   "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
+CHEESE_VALUES = ("affordability", "america")
+REFERENCE_SPEC = "rules"
+EXPERIMENT_REPORTS = {"cheese": "cheese", "demo": "cheese", "agentic": "agentic", "agentic_smoke": "agentic",
+                      "spec_science": "spec_science"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` against ``b``, each a selection of rows by column values, within each context of ``context``.
+
+    ``split``: columns by which side ``a`` alone is split when it varies, each part compared against the
+    same ``b`` (MSM+AFT at every AFT scale against the one baseline, which has no scale).
+    """
+
+    label: str
+    a: dict
+    b: dict
+    context: tuple[str, ...] = CONTEXT
+    split: tuple[str, ...] = ()
+
+
+AT_SCALE = (*CONTEXT, "aft_scale")  # both sides have AFT: compared at one AFT size
+
+
+def _values(df: pd.DataFrame, col: str, where: dict) -> list:
+    return sorted({v for v in select(df, where)[col].dropna().astype(str)}) if col in df else []
+
+
+def _arm_comparisons(df: pd.DataFrame) -> list[Comparison]:
+    """MSM+AFT against AFT only for every pair of AFT variants, and each arm against the baseline."""
+    msm_aft, aft_only = Arm.msm_aft.value, Arm.aft_only.value
+    ys, xs = _values(df, "aft", {"arm": msm_aft}), _values(df, "aft", {"arm": aft_only})
+    primary = "cot" if "cot" in ys else (ys[0] if ys else None)  # the method; other variants meet their own AFT
+    out = [Comparison(f"MSM+AFT ({y}) vs AFT only ({x})", {"arm": msm_aft, "aft": y}, {"arm": aft_only, "aft": x},
+                      AT_SCALE) for y in ys for x in xs if y == primary or x == y]
+    out += [Comparison(f"MSM+AFT ({y}) vs baseline", {"arm": msm_aft, "aft": y}, {"arm": Arm.baseline.value},
+                       split=("aft_scale",)) for y in _values(df, "aft", {"arm": msm_aft})]
+    out.append(Comparison("MSM only vs baseline", {"arm": Arm.msm_only.value}, {"arm": Arm.baseline.value}))
+    out += [Comparison(f"AFT only ({x}) vs baseline", {"arm": aft_only, "aft": x}, {"arm": Arm.baseline.value},
+                       split=("aft_scale",)) for x in _values(df, "aft", {"arm": aft_only})]
+    return out
+
+
+def _cheese(df: pd.DataFrame) -> list[Comparison]:
+    msm_aft, aft_only, msm_only = Arm.msm_aft.value, Arm.aft_only.value, Arm.msm_only.value
+    return [Comparison("MSM+AFT vs AFT only", {"arm": msm_aft}, {"arm": aft_only}, AT_SCALE),
+            Comparison("MSM+AFT vs MSM only", {"arm": msm_aft}, {"arm": msm_only}, split=("aft_scale",)),
+            Comparison("MSM only vs baseline", {"arm": msm_only}, {"arm": Arm.baseline.value}),
+            Comparison("AFT only vs baseline", {"arm": aft_only}, {"arm": Arm.baseline.value}, split=("aft_scale",))]
+
+
+def _scaling(df: pd.DataFrame) -> list[Comparison]:
+    return [Comparison(f"MSM+AFT ({y}) vs AFT only ({x}) at each AFT scale", {"arm": Arm.msm_aft.value, "aft": y},
+                       {"arm": Arm.aft_only.value, "aft": x}, AT_SCALE)
+            for y in _values(df, "aft", {"arm": Arm.msm_aft.value}) for x in _values(df, "aft", {"arm": Arm.aft_only.value})]
+
+
+def _spec_science(df: pd.DataFrame) -> list[Comparison]:
+    specs = _values(df, "spec", {"arm": Arm.msm_aft.value})
+    ref = REFERENCE_SPEC if REFERENCE_SPEC in specs else (specs[0] if specs else REFERENCE_SPEC)
+    context = tuple(c for c in AT_SCALE if c != "spec")  # specs compared at one AFT size
+    variants = _values(df, "aft", {"arm": Arm.msm_aft.value})
+    out = [Comparison(f"MSM+AFT ({y}): {s} vs {ref}", {"spec": s, "arm": Arm.msm_aft.value, "aft": y},
+                      {"spec": ref, "arm": Arm.msm_aft.value, "aft": y}, context)
+           for y in variants for s in specs if s != ref]
+    out += [Comparison(f"MSM+AFT ({y}): {s} vs baseline", {"spec": s, "arm": Arm.msm_aft.value, "aft": y},
+                       {"spec": s, "arm": Arm.baseline.value}, split=("aft_scale",)) for y in variants for s in specs]
+    return out
+
+
+def agentic_metrics(df: pd.DataFrame) -> list[str]:
+    return [m for m in AGENTIC_METRICS if m in df.columns]
+
+
+def cheese_metrics(df: pd.DataFrame) -> list[str]:
+    return [f"{v}/{s}" for v in CHEESE_VALUES for s in ("rate", "p_aligned") if f"{v}/{s}" in df.columns]
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    metrics: Callable[[pd.DataFrame], list[str]]
+    comparisons: Callable[[pd.DataFrame], list[Comparison]]
+
+
+REPORTS = {
+    "cheese": Report("cheese", "Cheese value generalization (PAPER.md, Experiment 1)", cheese_metrics, _cheese),
+    "agentic": Report("agentic", "Agentic misalignment (Experiment 2)", agentic_metrics, _arm_comparisons),
+    "scaling": Report("scaling", "AFT scaling (Experiment 3)", agentic_metrics, _scaling),
+    "spec_science": Report("spec_science", "Model Spec science (Experiment 4)", agentic_metrics, _spec_science),
+}
+
+
+def pick_report(df: pd.DataFrame) -> str:
+    """The report a sweep was run for: its experiment's, else what its results hold."""
+    named = {EXPERIMENT_REPORTS[e] for e in df["experiment"].dropna().astype(str) if e in EXPERIMENT_REPORTS}
+    if len(named) == 1:
+        return named.pop()
+    if cheese_metrics(df):
+        return "cheese"
+    if df.loc[df["arm"] == Arm.msm_aft.value, "aft_scale"].nunique() > 1:
+        return "scaling"
+    if df.loc[df["arm"] == Arm.msm_aft.value, "spec"].nunique() > 1:
+        return "spec_science"
+    return "agentic"
+
+
+def _one_configuration(rows: pd.DataFrame, where: dict, context: dict) -> None:
+    varying = [c for c in IDENTITY if c != "seed" and c in rows and rows[c].astype(str).nunique() > 1]
+    if varying:
+        raise MsmError(f"{where} within {context} selects jobs that differ in {varying}: the comparison would "
+                       f"average different configurations; pick a report that separates them (e.g. --report "
+                       f"scaling for several AFT scales) or sweep one at a time")
+
+
+def run_report(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One row per (comparison, context, metric) the sweep can make, with every statistic; BH-corrected."""
+    if name not in REPORTS:
+        raise MsmError(f"unknown report {name!r}; known: {', '.join(REPORTS)}")
+    report = REPORTS[name]
+    metrics = report.metrics(df)
+    if not metrics:
+        raise MsmError(f"report {name}: the results hold none of its metrics (rates here: {rate_columns(df)[:8]})")
+    rows = []
+    for comp in report.comparisons(df):
+        context_cols = [c for c in comp.context if c not in comp.a and c not in comp.b]
+        for ctx_key, ctx_rows in df.groupby(context_cols, dropna=False, sort=True):
+            context = dict(zip(context_cols, ctx_key if isinstance(ctx_key, tuple) else (ctx_key,)))
+            side_b = select(ctx_rows, comp.b)
+            if side_b.empty:
+                continue  # the sweep does not hold this arm here
+            _one_configuration(side_b, comp.b, context)
+            for a, where in _splits(select(ctx_rows, comp.a), comp):
+                _one_configuration(select(ctx_rows, a), a, context)
+                for metric in metrics:
+                    if select(ctx_rows, a)[metric].notna().any() and side_b[metric].notna().any():
+                        stats = compare(ctx_rows, metric, a, comp.b)
+                        rows.append({"report": name, "comparison": comp.label, **context, **where, "metric": metric,
+                                     **{k: v for k, v in stats.items() if k not in ("metric", "a", "b")},
+                                     "a": _fmt_sel(a), "b": _fmt_sel(comp.b)})
+    if name == "cheese":
+        rows += _dissociation(df)
+    if not rows:
+        raise MsmError(f"report {name}: the sweep holds none of the arms it compares "
+                       f"(arms here: {sorted(df['arm'].dropna().unique())})")
+    out = pd.DataFrame(rows)
+    out["welch_q"] = benjamini_hochberg(out["welch_p"])
+    out["perm_q"] = benjamini_hochberg(out["perm_p"])
+    return out
+
+
+def _splits(side: pd.DataFrame, comp: Comparison):
+    """``(selection, the split's values)`` for each part of side ``a``: one part unless a split column varies."""
+    if side.empty:
+        return []
+    cols = [c for c in comp.split if side[c].astype(str).nunique(dropna=False) > 1]
+    if not cols:
+        return [(comp.a, {})]
+    return [({**comp.a, **dict(zip(cols, key))}, dict(zip(cols, key)))
+            for key, _ in side.groupby(cols, dropna=False, sort=True)]
+
+
+def _fmt_sel(where: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in where.items())
+
+
+def _dissociation(df: pd.DataFrame) -> list[dict]:
+    """Per cheese spec with a core value: the own-value shift minus the cross-value shift, MSM+AFT vs AFT only."""
+    rows = []
+    context_cols = list(CONTEXT)
+    for ctx_key, ctx_rows in df.groupby(context_cols, dropna=False, sort=True):
+        context = dict(zip(context_cols, ctx_key))
+        core = ctx_rows["spec_core_value"].dropna().astype(str).unique() if "spec_core_value" in ctx_rows else []
+        own = f"{core[0]}/rate" if len(core) == 1 else None
+        if own is None or own not in df.columns:
+            continue
+        a, b = {"arm": Arm.msm_aft.value}, {"arm": Arm.aft_only.value}
+        if select(ctx_rows, a).empty or select(ctx_rows, b).empty:
+            continue
+        for cross in (f"{v}/rate" for v in CHEESE_VALUES if f"{v}/rate" != own and f"{v}/rate" in df.columns):
+            d = diff_in_diff(ctx_rows, own, cross, a, b)
+            rows.append({"report": "cheese", "comparison": "double dissociation (own - cross shift): MSM+AFT vs AFT only",
+                         **context, "metric": f"{own} - {cross}",
+                         **{k: v for k, v in d.items() if k not in ("own", "cross", "a", "b", "did")},
+                         "a": _fmt_sel(a), "b": _fmt_sel(b)})
+    return rows
