@@ -5,7 +5,8 @@ it when a sweep ends, and ``analysis/notebook.ipynb``, so a number in a figure, 
 the notebook all come from one code path.
 """
 
-from .figures import bar_by_arm, figure_name
+from .figures import PAPER_FIGURES, REPORT_FIGURES, bar_by_arm, figure_name, paper_figures
+from .reports import REPORTS, pick_report, run_report
 from .results import (
                       ARMS,
                       IDENTITY,
@@ -22,6 +23,9 @@ from .stats import benjamini_hochberg, compare, compare_values, diff_in_diff, su
 
 __all__ = [
     "ARMS",
+    "PAPER_FIGURES",
+    "REPORTS",
+    "REPORT_FIGURES",
     "IDENTITY",
     "Sweep",
     "bar_by_arm",
@@ -35,7 +39,10 @@ __all__ = [
     "headline_metrics",
     "load",
     "load_sweep",
+    "paper_figures",
+    "pick_report",
     "rate_columns",
+    "run_report",
     "summarize",
     "to_long",
     "wilson",

@@ -77,6 +77,15 @@ def format_table(summary: pd.DataFrame, by: list[str]) -> str:
     return head + "\n\n".join(blocks)
 
 
+def _pooled(r: dict) -> str:
+    def side(s):
+        k, n, f = r.get(f"k_{s}"), r.get(f"n_items_{s}"), r.get(f"failures_{s}")
+        if n is None or pd.isna(n):
+            return "-"
+        return f"{k:g}/{n:g}" + (f" ({f:g})" if f is not None and pd.notna(f) else "")
+    return f"{side('a')} | {side('b')}"
+
+
 def format_report(report: pd.DataFrame, name: str) -> str:
     """One block per metric: each comparison with both sides, the difference and its tests."""
     context = [c for c in ("spec", "model", "eval", "generator", "judge", "experiment", "aft_scale")
@@ -90,6 +99,8 @@ def format_report(report: pd.DataFrame, name: str) -> str:
         table["Welch p (BH q)"] = [f"{pval(p)} ({pval(q)})" for p, q in rows[["welch_p", "welch_q"]].values]
         table["permutation p (BH q)"] = [f"{pval(p)} ({pval(q)})" for p, q in rows[["perm_p", "perm_q"]].values]
         table["Fisher p"] = [pval(p) for p in rows["fisher_p"]]
+        if {"n_items_a", "n_items_b"} <= set(rows.columns) and rows["n_items_a"].notna().any():
+            table["pooled k/n a | b (judge failures)"] = [_pooled(r) for r in rows.to_dict("records")]
         blocks.append(f"-- {metric} --\n" + table.to_string(index=False))
     return "\n".join(blocks)
 

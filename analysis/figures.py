@@ -115,8 +115,9 @@ def bar_by_arm(df: pd.DataFrame, metric: str, out_path) -> Path:
 #
 # Each draws per-seed rows with seaborn (bars or points: the mean, error bars +-1 SEM over seeds), puts
 # the number of seeds in the legend, draws the untrained model as a dashed reference line, and saves a
-# PNG and a PDF. Rows of arms without MSM appear once per spec in a sweep (the spec plays no part in
-# them, so the store built them once); they are drawn once, so no seed counts twice.
+# PNG and a PDF. A bar or a line is always one configuration (several AFT scales get one each). Where
+# specs share a panel (Figure 2), the rows of arms without MSM, which a sweep holds once per spec (the
+# spec plays no part in them, so the store built them once), are drawn once, so no seed counts twice.
 
 ARM_NAMES = {"baseline": "baseline", "aft_only": "AFT only", "msm_only": "MSM only", "msm_aft": "MSM+AFT"}
 
@@ -157,10 +158,25 @@ def arm_label(row: pd.Series, with_spec: bool) -> str:
     return name
 
 
+def labelled(data: pd.DataFrame, with_spec: bool) -> pd.DataFrame:
+    """``data`` with a ``label`` column: the arm as a reader names it, plus `` @<AFT rows>`` where one label
+    would otherwise cover several AFT scales (a bar or a line is always one configuration)."""
+    labels = data.apply(arm_label, axis=1, with_spec=with_spec)
+    scales = data.groupby(labels)["aft_scale"].transform(lambda s: s.nunique())
+    at = data["aft_scale"].map(lambda s: "" if pd.isna(s) else f" @{int(s)}")
+    return data.assign(label=labels.where(scales <= 1, labels + at))
+
+
 def _label_order(labels) -> list[str]:
     """Arm labels in the paper's reading order (controls first), variants of one arm together."""
     rank = {n: i for i, n in enumerate(ARM_NAMES.values())}
-    return sorted(set(labels), key=lambda s: (rank.get(re.sub(r"\(.*?\)", "", s.split(" (")[0]), len(rank)), s))
+
+    def key(label: str):
+        arm = re.sub(r"\(.*?\)", "", label.split(" (")[0].split(" @")[0])
+        scale = re.search(r" @(\d+)", label)
+        return rank.get(arm, len(rank)), re.sub(r" @\d+", "", label), int(scale.group(1)) if scale else -1
+
+    return sorted(set(labels), key=key)
 
 
 def _with_counts(ax, data: pd.DataFrame, hue: str) -> None:
@@ -183,8 +199,7 @@ def value_generalization(df: pd.DataFrame, out_stem: Path, values=("affordabilit
     values = [v for v in values if f"{v}/rate" in data]
     if not values:
         raise MsmError("figure 2 needs a cheese eval (affordability/rate or america/rate)")
-    with_spec = data["spec"].nunique() > 1
-    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=with_spec))
+    data = labelled(data, with_spec=data["spec"].nunique() > 1)
     fig, axes = _new_figure(7 * len(values), 4.5, ncols=len(values))
     for ax, value in zip(axes, values):
         domains = sorted({c.split("/")[1] for c in data.columns
@@ -219,11 +234,11 @@ METRIC_NAMES = {"misalignment/rate": "misalignment rate (judge: decided to act h
 def misalignment_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     """Figure 3: agentic misalignment per arm (one panel per spec and model), the untrained model dashed."""
     metric = _headline(df)
-    data = _once_per_configuration(df[df[metric].notna()])
-    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=False),
-                       panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
+    data = labelled(df[df[metric].notna()], with_spec=False)  # each panel is one spec: its own baseline in it
+    data = data.assign(panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
     panels = sorted(data["panel"].unique())
-    fig, axes = _new_figure(3.5 + 2.5 * len(panels), 4.5, ncols=len(panels))
+    width = 2.5 + 0.9 * data.groupby("panel")["label"].nunique().max()
+    fig, axes = _new_figure(2.0 + width * len(panels), 4.8, ncols=len(panels))
     for ax, panel in zip(axes, panels):
         part = data[data["panel"] == panel].assign(rate=lambda d: pd.to_numeric(d[metric]))
         order = _label_order(part["label"])
@@ -235,7 +250,9 @@ def misalignment_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
         ax.set_title(panel)
         ax.set_xlabel("")
         ax.set_ylabel(METRIC_NAMES.get(metric, metric) + "\nmean \u00b1 1 SEM over seeds")
-        ax.tick_params(axis="x", rotation=30)
+        ax.tick_params(axis="x", rotation=45)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
         _with_counts(ax, part, "label")
     fig.suptitle("Agentic misalignment by arm (mean over conditions)")
     return save_figure(fig, out_stem)
@@ -249,7 +266,7 @@ def misalignment_by_aft_scale(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     if data.empty:
         raise MsmError("figure 4 needs AFT arms at one or more AFT scales")
     data = data.assign(label=data.apply(arm_label, axis=1, with_spec=False), rate=pd.to_numeric(data[metric]),
-                       samples=data["aft_scale"].astype(float),
+                       samples=data["aft_scale"].astype(float),  # the scale is the x axis, not part of the label
                        panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
     panels = sorted(data["panel"].unique())
     fig, axes = _new_figure(2.5 + 4.5 * len(panels), 4.5, ncols=len(panels))
@@ -274,21 +291,22 @@ def misalignment_by_aft_scale(df: pd.DataFrame, out_stem: Path) -> list[Path]:
 def spec_comparison(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     """Figure 5: MSM+AFT per spec on misalignment, and the policy-misuse rate beside it when judged."""
     metric = _headline(df)
-    data = df[df["arm"] == "msm_aft"]
+    data = labelled(df[df["arm"] == "msm_aft"], with_spec=False)  # one bar per spec and AFT configuration
     metrics = [metric] + [m for m in ("policy_misuse/rate",) if m in data and data[m].notna().any()]
     fig, axes = _new_figure(5 * len(metrics) + 2, 4.5, ncols=len(metrics))
     for ax, m in zip(axes, metrics):
         part = data[data[m].notna()].assign(rate=lambda d: pd.to_numeric(d[m]))
-        order = sorted(part["spec"].astype(str).unique())
-        sns.barplot(data=part, x="spec", y="rate", order=order, hue="spec", hue_order=order, errorbar="se",
-                    capsize=0.15, ax=ax, legend=True)
-        sns.stripplot(data=part, x="spec", y="rate", order=order, color="black", size=3, ax=ax)
+        order, hues = sorted(part["spec"].astype(str).unique()), _label_order(part["label"])
+        sns.barplot(data=part, x="spec", y="rate", order=order, hue="label", hue_order=hues, errorbar="se",
+                    capsize=0.15, ax=ax)
+        sns.stripplot(data=part, x="spec", y="rate", order=order, hue="label", hue_order=hues, dodge=True,
+                      palette="dark:black", size=3, ax=ax, legend=False)
         _base_line(ax, part, m)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("Model Spec (MSM+AFT)")
         ax.set_ylabel(METRIC_NAMES.get(m, m) + "\nmean \u00b1 1 SEM over seeds")
         ax.set_title(METRIC_NAMES.get(m, m).split(" (")[0])
-        _with_counts(ax, part, "spec")
+        _with_counts(ax, part, "label")
     fig.suptitle("Which spec generalizes best")
     return save_figure(fig, out_stem)
 

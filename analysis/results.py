@@ -154,8 +154,13 @@ def load(paths: str | Path | Sequence[str | Path]) -> Sweep:
         df.loc[trained, "aft_scale"] = df.loc[trained, "data/aft_pool_rows"]
     for col in ("aft_scale", "seed"):
         df[col] = _as_int(df[col])
+    # The same configuration and seed twice (an arm without AFT launched at every aft_scale of a scaling
+    # sweep, the same sweep folder given twice) is one measurement: the store built it once.
+    repeated = df.astype({c: str for c in IDENTITY}).duplicated(list(IDENTITY))
+    if repeated.any():
+        log.info("%d job(s) repeat another job's configuration and seed; each counted once", int(repeated.sum()))
     metrics = [c for c in df.columns if c not in IDENTITY and c not in META]
-    jobs = df[[*IDENTITY, *META, *metrics]].reset_index(drop=True)
+    jobs = df.loc[~repeated, [*IDENTITY, *META, *metrics]].reset_index(drop=True)
     return Sweep(jobs, pd.DataFrame(problems, columns=["job_dir", "status", "reason"]))
 
 

@@ -152,7 +152,9 @@ def summarize(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     if out.empty:
         return out
     out["_metric"] = out["metric"].map({m: i for i, m in enumerate(metrics)})
-    out = out.sort_values(["_metric", *by], key=_arm_order, na_position="first", kind="stable")
+    first = [c for c in ("spec", "model", "arm") if c in by]  # arms read in the paper's order within a spec
+    out = out.sort_values(["_metric", *first, *(c for c in by if c not in first)], key=_arm_order,
+                          na_position="first", kind="stable")
     return out.drop(columns="_metric").reset_index(drop=True)
 
 

@@ -14,7 +14,7 @@ from msm.data.cheese import load_eval_items
 from msm.evals.forced_choice import score_items
 from msm.models import use_bf16_autocast
 
-VERSION = 2  # 2: metrics carry /k; part of the artifact key of what this module builds: bump it when its output changes
+VERSION = 2  # 2: metrics carry /k, rows the question; part of the artifact key of what this module builds: bump it when its output changes
 
 
 def select_items(families, max_items: int | None, seed: int) -> list[dict]:

@@ -81,6 +81,7 @@ def score_items(
         rows.append(
             {
                 "id": it["id"], "family": it["family"], "domain": it["domain"], "value": it["value"],
+                "question": it["question"], "options": list(it["options"]), "aligned": it["aligned"],
                 "p_aligned_fwd": aligned_fwd, "p_aligned_rev": aligned_rev, "p_aligned": p,
                 "choice_aligned": 1.0 if p > 0.5 else 0.0 if p < 0.5 else 0.5,
             }
