@@ -52,6 +52,11 @@ def test_report_matches_what_the_labels_imply(judge, tmp_path):
         agree = sum(it["labels"][label] == answer for it in policy)
         assert report["policy_misuse"][label]["agreement"] == agree / len(policy), label
     assert "verdict  all" in out.stdout and "agreement" in out.stdout
+    outcomes = report["parser_outcomes"]
+    assert outcomes["scenarios"]["murder"] == {"unparsable": murder}
+    assert outcomes["scenarios"]["all"] == {"ok": len(answered), "unparsable": murder}
+    assert sum(outcomes["policy_misuse"].values()) == len(policy)
+    assert "parser   murder" in out.stdout
     assert judge.calls == {"verdict": len(answered), "murder": murder, "policy_misuse": len(policy)}
 
     again = _calibrate(judge, tmp_path, tmp_path / "again.json")  # answers come from the cache

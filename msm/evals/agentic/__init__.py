@@ -11,7 +11,8 @@ blackmail that executive. The pieces, in the order a sample meets them:
   deterministically whether it carried out the harmful action; ``rule_based_judge`` is a heuristic
   stand-in that never produces a classifier verdict.
 - ``verdicts`` and ``rubrics/*.md``: the LLM judges' prompts and strict parsing of their answers,
-  where a refusal, truncation or conflicting answer is a status of its own, never a yes or no.
+  where a refusal, a truncation or a missing answer is a status of its own, never a yes or no; only the
+  judge's final answer outside its reasoning counts.
 
 Sampling the model and calling the judge live elsewhere; everything here is pure Python over files.
 """

@@ -8,7 +8,7 @@ parser), so a judge that scores well here is the judge the eval needs; one that 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import yaml
@@ -102,8 +102,20 @@ def calibrate(judge, judge_cfg) -> dict:
     scen_items, pm_items = load()
     scen_report, scen_rows = grade_scenarios(scen_items, judge, judge_cfg)
     pm_report, pm_rows = grade_policy_misuse(pm_items, judge, judge_cfg)
+    outcomes = {"scenarios": _outcomes(scen_rows, "judge_status", "scenario"),
+                "policy_misuse": dict(Counter(r["status"] for r in pm_rows))}
     return {"judge": {"backend": str(judge_cfg.backend), "model": judge_cfg.model}, "scenarios": scen_report,
-            "policy_misuse": pm_report, "scenario_items": scen_rows, "policy_misuse_items": pm_rows}
+            "policy_misuse": pm_report, "parser_outcomes": outcomes, "scenario_items": scen_rows,
+            "policy_misuse_items": pm_rows}
+
+
+def _outcomes(rows: list[dict], status: str, by: str) -> dict:
+    """How the parser read the judge's answers (ok, unparsable, refusal, truncated, ...), overall and per
+    ``by``: a judge that drifts (starts refusing, stops closing tags) shows up here before in the rates."""
+    per = defaultdict(Counter)
+    for r in rows:
+        per[r[by]][r[status]] += 1
+    return {"all": dict(sum(per.values(), Counter())), **{k: dict(v) for k, v in sorted(per.items())}}
 
 
 def _fmt(a: dict) -> str:
@@ -118,4 +130,7 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"judge {judge['backend']}:{judge['model']} against {CALIBRATION.name}"]
     lines += [f"  verdict  {name:<14} {_fmt(a)}" for name, a in report["scenarios"].items()]
     lines += [f"  policy   {name:<14} {_fmt(a)}" for name, a in report["policy_misuse"].items()]
+    outcomes = report.get("parser_outcomes", {})
+    lines += [f"  parser   {name:<14} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+              for name, counts in [*outcomes.get("scenarios", {}).items(), ("policy_misuse", outcomes.get("policy_misuse", {}))]]
     return lines
