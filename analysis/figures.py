@@ -151,7 +151,7 @@ def arm_label(row: pd.Series, with_spec: bool) -> str:
     arm, aft = str(row["arm"]), str(row.get("aft", ""))
     name = ARM_NAMES.get(arm, arm)
     if with_spec and row.get("midtrain") not in (None, "none") and pd.notna(row.get("midtrain")):
-        value = row.get("spec_core_value")
+        value = row.get("target/value")
         name = name.replace("MSM", f"MSM({value if isinstance(value, str) else row['spec']})")
     if arm in ("aft_only", "msm_aft") and aft not in ("", "cot", "nan", "None"):
         name += f" ({aft})"

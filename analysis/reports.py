@@ -34,8 +34,9 @@ AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")
 REFERENCE_SPEC = "rules"
-EXPERIMENT_REPORTS = {"cheese": "cheese", "demo": "cheese", "agentic": "agentic", "agentic_smoke": "agentic",
-                      "spec_science": "spec_science"}
+EXPERIMENT_REPORTS = {"cheese": "cheese", "agentic": "agentic", "spec_science": "spec_science"}
+"""Presets made for one report; the demo and smoke presets run whatever eval their spec is for, so their
+report is read off the results."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ def run_report(df: pd.DataFrame, name: str) -> pd.DataFrame:
     report = REPORTS[name]
     metrics = report.metrics(df)
     if not metrics:
-        raise MsmError(f"report {name}: the results hold none of its metrics (rates here: {rate_columns(df)[:8]})")
+        raise MsmError(f"report {name}: the results hold none of its metrics (headline rates here: "
+                       f"{[m for m in rate_columns(df) if m.count('/') == 1][:8]})")
     rows = []
     for comp in report.comparisons(df):
         context_cols = [c for c in comp.context if c not in comp.a and c not in comp.b]
@@ -200,12 +202,12 @@ def _fmt_sel(where: dict) -> str:
 
 
 def _dissociation(df: pd.DataFrame) -> list[dict]:
-    """Per cheese spec with a core value: the own-value shift minus the cross-value shift, MSM+AFT vs AFT only."""
+    """Per cheese spec with a declared value (target/value): the own-value shift minus the cross-value shift, MSM+AFT vs AFT only."""
     rows = []
     context_cols = list(CONTEXT)
     for ctx_key, ctx_rows in df.groupby(context_cols, dropna=False, sort=True):
         context = dict(zip(context_cols, ctx_key))
-        core = ctx_rows["spec_core_value"].dropna().astype(str).unique() if "spec_core_value" in ctx_rows else []
+        core = ctx_rows["target/value"].dropna().astype(str).unique() if "target/value" in ctx_rows else []
         own = f"{core[0]}/rate" if len(core) == 1 else None
         if own is None or own not in df.columns:
             continue

@@ -34,7 +34,7 @@ IDENTITY = ("spec", "model", "midtrain", "aft", "arm", "aft_scale", "eval", "gen
 #: The paper's arms in the order they are read: controls first, the full method last (msm.config.Arm).
 ARMS = tuple(Arm.values())
 #: What a job record holds besides its identity and its metrics.
-META = ("job_dir", "spec_core_value")
+META = ("job_dir",)
 METRICS_FILE = "metrics.json"
 STATUS_FILE = "status.json"
 WANDB_PREFIX = "wandb:"

@@ -86,6 +86,7 @@ class Scheduler(Choice):
 
 
 class AftData(Choice):
+    auto = "auto"  # what the spec is for: the cheese chats for a cheese spec, else generated from the spec
     cheese = "cheese"  # the fixed cheese chats (msm/data/assets/cheese/aft_chats.jsonl)
     generated = "generated"  # written from the spec by the generator
 
@@ -110,7 +111,8 @@ class JudgeBackend(Choice):
 
 
 class EvalKind(Choice):
-    cheese = "cheese"  # log-probability forced choice in held-out domains
+    auto = "auto"  # the eval the spec is for (its `evaluation:` field; cheese when it names none)
+    cheese = "cheese"  # value generalization: held-out choices scored by eval.scorer
     agentic = "agentic"  # sampled responses to the misalignment scenarios, judged
 
 
@@ -295,6 +297,16 @@ class AftConfig(TrainStage):
 
 
 @dataclass
+class HealthConfig:
+    """Training-health guards (``train.*``): a stage with too few optimizer updates, or whose loss did not
+    fall, has learned next to nothing, and a null result from it means little (false nulls of exactly
+    this kind were found in MSM reproductions). It is a loud warning, or an error under ``strict``."""
+
+    min_updates: int = 20
+    strict: bool = False  # refuse to train (too few updates planned) or to publish (loss did not fall)
+
+
+@dataclass
 class VllmConfig:
     """vLLM's offline engine for ``eval.sampler=vllm`` (GPU); run in its own interpreter, see msm/evals/vllm_worker.py."""
 
@@ -367,6 +379,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
+    train: HealthConfig = field(default_factory=HealthConfig)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)

@@ -11,6 +11,7 @@ one, and writes what the job reports into its output folder.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -19,11 +20,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from msm import tracking
-from msm.config import Arm
+from msm.config import Arm, EvalKind
 from msm.errors import MsmError
+from msm.evals.target import target
 from msm.jsonl import write_json, write_jsonl
 from msm.specs import Spec, resolve_spec
 from msm.stages import checks
+from msm.stages.common import resolve_auto
 from msm.stages.data import aft_pool, documents, preview
 from msm.stages.evals import contamination, eval_samples, evaluated
 from msm.stages.models import ModelRef, aligned, base_model, midtrained
@@ -63,6 +66,7 @@ class JobPlan:
 def plan(cfg: DictConfig, spec: Spec, store: Store, stages: list[str],
          log_fn: Callable[[dict], None] = lambda record: None) -> JobPlan:
     """What the job builds, in order. ``log_fn`` receives the training curves (the job's tracker)."""
+    cfg = resolve_auto(cfg, spec)
     midtrains, aligns = cfg.midtrain.method != "none", cfg.aft.method != "none"
     job = JobPlan()
     if midtrains:
@@ -111,7 +115,6 @@ def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
         "judge": cfg.judge.name if cfg.eval.kind == "agentic" else None,  # the cheese eval reads no judge
         "experiment": cfg.experiment,
         "job_dir": str(job_dir),
-        "spec_core_value": spec.meta.get("core_value"),  # the value a spec is about, where it says so
     }
 
 
@@ -137,7 +140,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
 
 
 def _run(cfg: DictConfig, job_dir: Path) -> dict:
-    checks.check(cfg)
+    checks.check(cfg)  # reads the spec: a job that cannot run fails here
+    cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
     stages = checks.stage_prefix(cfg.stages)
     import torch
     from transformers import set_seed
@@ -163,9 +167,13 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
         print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
     elif "eval" in stages:
         write_json(job_dir / "metrics.json", record)
-        print(f"results: {job_dir / 'metrics.json'}")
+        print(f"results ({record['eval']} eval): {job_dir / 'metrics.json'}")
+        print(_target_line(record))
     else:
         print(f"stopped after stages={stages}; artifacts listed in {job_dir / 'artifacts.json'}")
+    for stage in ("midtrain", "aft"):  # said again at the end, where it is read
+        if record.get(f"train/{stage}/health", "ok") != "ok":
+            print(record[f"train/{stage}/health"], file=sys.stderr)
     return record
 
 
@@ -200,6 +208,11 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
         record.update({f"base/{k}": v for k, v in arts["eval_base"].info["metrics"].items()})
         if job.eval_base.key != job.eval.key:
             samples += [{**r, "model_role": "base"} for r in eval_samples(arts["eval_base"])]
+    judged = cfg.eval.kind == EvalKind.agentic and cfg.judge.backend != "none"
+    record.update(target(cfg.eval.kind, arts["eval"].info["metrics"], spec.values, judged))
+    if "eval_base" in arts:
+        base = target(cfg.eval.kind, arts["eval_base"].info["metrics"], spec.values, judged)
+        record.update({f"base/{k}": v for k, v in base.items() if k in ("target/rate", "target/n")})
     write_jsonl(Path(ident["job_dir"]) / "samples.jsonl", samples)
     tracker.table("samples", samples)
     if cfg.eval.kind == "agentic":
@@ -211,6 +224,15 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     return record
 
 
+def _target_line(record: dict) -> str:
+    if not record.get("target/measured"):
+        return f"target not measured: {record.get('target/reason')}"
+    base = f" (untrained model: {record['base/target/rate']:.3f})" if "base/target/rate" in record else ""
+    n = f", n={record['target/n']}" if "target/n" in record else ""
+    return f"target: {record['target/metric']} = {record['target/rate']:.3f}{base}{n}"
+
+
 def _train_stats(stage: str, art: Artifact) -> dict:
-    keep = ("loss", "final_loss", "steps", "tokens_seen", "mean_step_s", "train_seconds")
+    keep = ("loss", "loss_start", "final_loss", "steps", "tokens_seen", "tokens_per_update", "mean_step_s",
+            "train_seconds", "health")
     return {f"train/{stage}/{k}": art.info[k] for k in keep if art.info.get(k) is not None}

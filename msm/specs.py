@@ -22,12 +22,15 @@ from typing import Any, Sequence
 
 import yaml
 
+from msm.config import EvalKind
 from msm.errors import SpecError
 from msm.paths import REPO
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # spec and section ids: usable in file names and configs
 RULE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # rule ids: "V1", "SP2.3", "gp-1"
-SPEC_KEYS = {"id": True, "title": True, "summary": True, "meta": False, "sections": True}
+SPEC_KEYS = {"id": True, "title": True, "summary": True, "evaluation": False, "values": False, "meta": False,
+             "sections": True}
+EVALUATIONS = tuple(k.value for k in EvalKind if k != EvalKind.auto)
 SECTION_KEYS = {"id": True, "title": True, "intro": False, "rules": True}
 RULE_KEYS = {"id": True, "title": False, "text": True, "why": False, "parent": False}
 
@@ -61,6 +64,8 @@ class Spec:
     path: Path
     sections: tuple[Section, ...]
     meta: dict
+    evaluation: str | None = None  # the eval the spec is for (cheese | agentic): eval=auto runs it
+    values: tuple[str, ...] = ()  # the value(s) it instils: value-generalization items measure them
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -92,7 +97,11 @@ class Spec:
         return "\n".join(out).rstrip() + "\n"
 
     def digest(self) -> str:
-        """sha256 of the content alone (not the path): moving a spec file must not invalidate caches."""
+        """sha256 of the content alone (not the path): moving a spec file must not invalidate caches.
+
+        ``evaluation`` and ``values`` say how the spec is measured, not what data is generated from it,
+        so they are left out: declaring a value never regenerates a corpus.
+        """
         content = {
             "id": self.id, "title": self.title, "summary": self.summary, "body": self.body,
             "meta": self.meta,
@@ -179,6 +188,15 @@ def load_spec(path: str | Path) -> Spec:
     meta = data.get("meta") or {}
     if not isinstance(meta, dict):
         c.fail("meta", f"must be a mapping, got {type(meta).__name__}")
+    evaluation = data.get("evaluation")
+    if evaluation is not None and evaluation not in EVALUATIONS:
+        c.fail("evaluation", f"{evaluation!r} is not an evaluation; use one of {', '.join(EVALUATIONS)}")
+    raw_values = data.get("values") or []
+    if not isinstance(raw_values, list):
+        c.fail("values", f"must be a list of value names (like [affordability]), got {type(raw_values).__name__}")
+    values = tuple(c.ident(v, f"values[{i}]", ID_RE) for i, v in enumerate(raw_values))
+    if len(set(values)) != len(values):
+        c.fail("values", f"names a value twice: {list(values)}")
     raw_sections = data["sections"]
     if not isinstance(raw_sections, list) or not raw_sections:
         c.fail("sections", "must be a non-empty list")
@@ -212,7 +230,7 @@ def load_spec(path: str | Path) -> Spec:
                                 rules=tuple(rules)))
 
     spec = Spec(id=spec_id, title=title, summary=summary, body=body, path=path,
-                sections=tuple(sections), meta=dict(meta))
+                sections=tuple(sections), meta=dict(meta), evaluation=evaluation, values=values)
     parents = {r.id: r.parent for r in spec.rules}
     for r in spec.rules:
         if r.parent is None:

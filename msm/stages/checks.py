@@ -18,7 +18,7 @@ from msm.config import STAGES, EvalKind, ModelConfig
 from msm.errors import MsmError
 from msm.llm import settings_problems
 from msm.specs import resolve_spec
-from msm.stages.common import plain
+from msm.stages.common import plain, resolve_auto
 
 
 class PreflightError(MsmError):
@@ -56,7 +56,7 @@ def problems(cfg: DictConfig) -> list[str]:
     except MsmError as e:
         return [str(e)]
     try:
-        resolve_spec(cfg.spec.path)
+        cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
     except MsmError as e:
         out.append(str(e))
     if stages != ["data"]:
@@ -136,6 +136,8 @@ def data_problems(cfg: DictConfig) -> list[str]:
 
 def eval_problems(cfg: DictConfig) -> list[str]:
     ev = cfg.eval
+    if ev.kind == EvalKind.auto:
+        return []  # not resolved: the spec could not be read, and that is the problem reported
     if ev.kind == EvalKind.cheese:
         return [] if ev.families else ["eval.families is empty: name at least one of item_comparison, political_opinion"]
     from msm.evals.agentic.assemble import load_grid

@@ -1,15 +1,19 @@
-"""What the stage builders share: plain settings from config nodes, and LLM clients for a role."""
+"""What the stage builders share: plain settings from config nodes, LLM clients for a role, and the
+choices a job leaves to its spec (``eval=auto``, ``aft.data=auto``)."""
 
 from __future__ import annotations
 
+import copy
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
+from msm.config import AftData, EvalKind
 from msm.errors import MsmError
 from msm.llm import LLMClient, client_from_config
+from msm.specs import Spec
 
 Role = Literal["generator", "judge"]
 
@@ -53,3 +57,18 @@ def llm_identity(cfg: DictConfig, role: Role = "generator") -> dict:
     """What of an LLM's settings goes into the key of what it writes (a judge's budget shapes its verdicts too)."""
     keys = LLM_CONTENT_KEYS + (("max_tokens",) if role == "judge" else ())
     return {k: plain(cfg[role][k]) for k in keys}
+
+
+def resolve_auto(cfg: DictConfig, spec: Spec) -> DictConfig:
+    """``eval=auto`` and ``aft.data=auto`` made concrete from the spec: the eval it says it is for (its
+    ``evaluation:``; the value eval when it names none), and the fixed cheese chats for a cheese spec or
+    rows generated from the spec otherwise. Explicit choices are left alone."""
+    if cfg.eval.kind != EvalKind.auto and cfg.aft.data != AftData.auto:
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    if cfg.eval.kind == EvalKind.auto:
+        kind = spec.evaluation or EvalKind.cheese.value
+        cfg.eval.kind, cfg.eval.name = kind, f"auto:{kind}"
+    if cfg.aft.data == AftData.auto:
+        cfg.aft.data = AftData.cheese if spec.evaluation == EvalKind.cheese else AftData.generated
+    return cfg

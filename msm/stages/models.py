@@ -79,7 +79,7 @@ def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs: Build, log: 
     inputs = {"model": base.key, "documents": docs.ref}
 
     def build(work: Path) -> dict:
-        return recipes.midtrain(work, base.as_dict(), documents_file, cfg.midtrain, cfg.model, cfg.seed, log)
+        return recipes.midtrain(work, base.as_dict(), documents_file, cfg.midtrain, cfg.model, cfg.seed, log, cfg.train)
 
     b = Build("midtrain", settings, inputs, recipes.MIDTRAIN_VERSION, build)
     return _trained(store, b, base, cfg.midtrain.method), b
@@ -106,7 +106,7 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool: Build, log: Lo
         if not cfg.aft.cot:
             rows = [strip_think(r) for r in rows]
         write_jsonl(work / "rows.jsonl", rows)
-        return recipes.aft(work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, log)
+        return recipes.aft(work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, log, cfg.train)
 
     b = Build("aft", settings, inputs, recipes.AFT_VERSION, build)
     method = TrainMethod.lora if start.adapter is not None else cfg.aft.method  # an MSM adapter is continued

@@ -10,6 +10,7 @@ the job's tracker.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -20,11 +21,13 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
+from msm.config import HealthConfig
 from msm.data.transforms import IGNORE_INDEX, collate_packed
-from msm.errors import EmptyDatasetError, NonFiniteLossError
+from msm.errors import EmptyDatasetError, MsmError, NonFiniteLossError
 from msm.models import use_bf16_autocast
 
 VERSION = 1  # part of every trained artifact's key: bump when the loop would now train differently
+log = logging.getLogger(__name__)
 
 
 class _Watch(TrainerCallback):
@@ -99,12 +102,53 @@ def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool, seed:
         return get_peft_model(model, config)
 
 
-def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn) -> dict:
+def planned_updates(n_rows: int, stage_cfg) -> int:
+    """The optimizer updates a stage will make over ``n_rows`` packed rows, computed as the Trainer does."""
+    if stage_cfg.max_steps > 0:
+        return int(stage_cfg.max_steps)
+    batches = math.ceil(n_rows / stage_cfg.batch_size)
+    per_epoch = max(batches // stage_cfg.grad_accum + int(batches % stage_cfg.grad_accum > 0), 1)
+    return math.ceil(stage_cfg.epochs * per_epoch)
+
+
+def check_planned(n_rows: int, stage_cfg, health: HealthConfig, stage: str) -> None:
+    """Under ``train.strict``, refuse a stage that would make too few updates before spending anything on it."""
+    planned = planned_updates(n_rows, stage_cfg)
+    if health.strict and planned < health.min_updates:
+        raise MsmError(f"{stage}: {n_rows} packed rows at {stage}.batch_size={stage_cfg.batch_size} x grad_accum="
+                       f"{stage_cfg.grad_accum} x epochs={stage_cfg.epochs} make {planned} optimizer updates, fewer "
+                       f"than train.min_updates={health.min_updates} (train.strict=true): lower the batch size, add "
+                       "epochs or data, or lower train.min_updates")
+
+
+def assess(stats: dict, health: HealthConfig, stage: str) -> str:
+    """``ok``, or a warning that says why the stage probably learned little (too few updates, flat loss)."""
+    problems = []
+    if stats["steps"] < health.min_updates:
+        problems.append(f"only {stats['steps']} optimizer updates (train.min_updates={health.min_updates}): a "
+                        "stage this short rarely changes behaviour, so a null result from it means little")
+    start, end = stats.get("loss_start"), stats.get("final_loss")
+    if start is not None and end is not None and not end < start:
+        problems.append(f"the training loss did not fall ({start:.4f} -> {end:.4f})")
+    if not problems:
+        return "ok"
+    message = f"warning: {stage}: " + "; ".join(problems)
+    if health.strict:
+        raise MsmError(message.replace("warning: ", "", 1) + " (train.strict=true: nothing was published)")
+    log.warning(message)
+    return message
+
+
+def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn,
+          health: HealthConfig | None = None) -> dict:
     """Train ``model`` in place on packed rows (``input_ids``, ``labels``, ``position_ids``); return run stats.
 
     ``batch_size`` counts packed rows of up to max_seq_len tokens, so a step sees about
-    batch_size x max_seq_len tokens however long the individual documents or chats are.
+    batch_size x max_seq_len tokens however long the individual documents or chats are. The stats say
+    how healthy the run was (``health``: updates, tokens per update, the loss at the start and the end;
+    see :func:`assess`).
     """
+    health = health or HealthConfig()
     if len(dataset) == 0:
         raise EmptyDatasetError(f"{stage}: no training examples (the data stage produced none)")
     on_gpu = next(model.parameters()).device.type == "cuda"
@@ -149,11 +193,12 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     result = trainer.train(resume_from_checkpoint=last)
     if not math.isfinite(result.training_loss):
         raise NonFiniteLossError(f"{stage}: the mean training loss is {result.training_loss}; nothing was published")
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {
+    stats = {
         "loss": result.training_loss,
-        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        "loss_start": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
         "steps": trainer.state.global_step,
         "rows": len(dataset),
         "label_tokens_per_epoch": sum(sum(lab != IGNORE_INDEX for lab in row) for row in dataset["labels"]),
@@ -164,3 +209,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         "bf16_autocast": bf16,
         "resumed_from": Path(last).name if last else None,
     }
+    stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None
+    stats["health"] = assess(stats, health, stage)  # under train.strict this raises: nothing is published
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
+    return stats

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from msm.config import ModelConfig, TrainStage
+from msm.config import HealthConfig, ModelConfig, TrainStage
 from msm.data.transforms import (
     chunk_documents,
     collate_packed,
@@ -51,7 +51,7 @@ def _save(model, tokenizer, work_dir: Path, method: str) -> str:
 
 
 def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
-             log_fn: Callable[[dict], None]) -> dict:
+             log_fn: Callable[[dict], None], health: HealthConfig | None = None) -> dict:
     """MSM: next-token loss on every token of the spec documents, packed without cross-document attention."""
     docs = read_jsonl(documents_file)
     if stage_cfg.max_documents:
@@ -66,15 +66,16 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainSt
         .map(pack_sequences, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, batch_size=None,
              desc="pack")
     )
+    loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "midtrain")
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,
                                        seed=seed)
-    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn, health)
     return {**stats, "documents": len(docs), "saved": _save(model, tokenizer, work_dir, stage_cfg.method)}
 
 
 def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
-        log_fn: Callable[[dict], None]) -> dict:
+        log_fn: Callable[[dict], None], health: HealthConfig | None = None) -> dict:
     """AFT: SFT on demonstrations with loss on assistant tokens only; continues an MSM adapter if given."""
     rows = read_jsonl(rows_file)
     if not rows:
@@ -91,8 +92,9 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model
         .remove_columns(["truncated"])
         .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
     )
+    loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "aft")
     method = "lora" if ref["adapter"] is not None else stage_cfg.method
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None, seed=seed)
-    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn, health)
     return {**stats, "rows": len(rows), "truncated": truncated, "saved": _save(model, tokenizer, work_dir, method)}

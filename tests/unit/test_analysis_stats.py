@@ -68,7 +68,7 @@ def cheese_records():
     out = []
     for (spec, arm), (aff, am) in CHEESE.items():
         for seed, (a, m) in enumerate(zip(aff, am)):
-            out.append(record(spec, arm, seed, "x", spec_core_value=spec.split("_")[1], **{
+            out.append(record(spec, arm, seed, "x", **{"target/value": spec.split("_")[1]}, **{
                 "affordability/rate": a, "affordability/n": N_ITEMS, "affordability/k": round(a * N_ITEMS),
                 "america/rate": m, "america/n": N_ITEMS, "america/k": round(m * N_ITEMS),
                 "affordability/art/rate": a, "affordability/art/n": 10, "america/trade/rate": m, "america/trade/n": 10,

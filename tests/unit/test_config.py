@@ -32,9 +32,9 @@ def _options(group):
 def test_default_is_the_embedded_cheese_job():
     cfg = _compose()
     assert (cfg.spec.name, cfg.model.name, cfg.midtrain.method, cfg.aft.name, cfg.eval.name) == (
-        "cheese_affordability", "smollm2_135m", "lora", "cot", "cheese")
+        "cheese_affordability", "smollm2_135m", "lora", "cot", "auto")  # auto: the spec's own eval (cheese)
     assert cfg.seed == 0 and cfg.stages == ["data", "midtrain", "aft", "eval"]
-    assert cfg.experiment == "demo" and cfg.eval.max_items == 170 and cfg.aft_scale.rows == 160
+    assert cfg.experiment == "demo" and cfg.eval.max_items == 170 and cfg.aft_scale.rows == 240
     assert cfg.midtrain.lora.r == 64 and cfg.midtrain.lora.alpha == 128 and cfg.midtrain.lr == 1e-4
 
 
@@ -56,7 +56,7 @@ def test_every_option_file_opens_with_a_comment(group):
 def test_aft_scale_options_set_an_int():
     assert _compose(["aft_scale=1.25k"]).aft_scale.rows == 1250
     assert _compose(["aft_scale=all"]).aft_scale.rows is None
-    assert _compose(["aft_scale=demo"]).aft_scale.rows == 160
+    assert _compose(["aft_scale=demo"]).aft_scale.rows == 240
     assert _compose(["aft_scale.rows=32"]).aft_scale.rows == 32
 
 
@@ -127,9 +127,9 @@ def test_seed_range_mistakes(argv, message):
 @pytest.mark.parametrize("override, allowed", [
     ("midtrain.method=lorra", "[none, lora, full]"),
     ("aft.method=loraa", "[none, lora, full]"),
-    ("aft.data=genrated", "[cheese, generated]"),
+    ("aft.data=genrated", "[auto, cheese, generated]"),
     ("eval.sampler=vlm", "[hf, openai, vllm]"),
-    ("eval.kind=agentik", "[cheese, agentic]"),
+    ("eval.kind=agentik", "[auto, cheese, agentic]"),
     ("eval.precision=bf32", "[auto, bf16, fp32]"),
     ("generator.backend=opnai", "[offline, openai, anthropic, hf]"),
     ("judge.backend=antropic", "[none, openai, anthropic, hf]"),
@@ -152,7 +152,7 @@ def test_a_value_outside_a_closed_set_fails_at_compose_naming_field_and_choices(
 
 def test_closed_set_values_read_as_plain_strings():
     cfg = _compose(["model=tiny"])
-    assert cfg.midtrain.method == "lora" and f"{cfg.aft.data}" == "cheese" and str(cfg.model.source) == "tiny"
+    assert cfg.midtrain.method == "lora" and f"{cfg.aft.data}" == "auto" and str(cfg.model.source) == "tiny"
     assert OmegaConf.to_container(cfg.eval, enum_to_str=True)["families"] == ["item_comparison", "political_opinion"]
 
 
@@ -172,4 +172,11 @@ def test_every_option_is_named_by_its_file(group):
 
 def test_every_eval_option_says_which_kind_of_eval_it_is():
     for opt in _options("eval"):
-        assert _compose([f"eval={opt}"]).eval.kind in ("cheese", "agentic"), opt
+        assert _compose([f"eval={opt}"]).eval.kind == ("auto" if opt == "auto" else opt.split("_")[0]), opt
+
+
+def test_auto_holds_both_evals_settings_so_overrides_reach_whichever_runs():
+    auto, cheese, agentic = (_compose([f"eval={e}"]).eval for e in ("auto", "cheese", "agentic"))
+    assert auto.families == cheese.families and auto.grid == agentic.grid and auto.sampler == agentic.sampler
+    demo = _compose().eval  # the CPU-sized demo sizes both
+    assert demo.max_items == 170 and demo.grid == "smoke" and demo.max_new_tokens == 64

@@ -39,7 +39,8 @@ def _section(spec, sid):
 
 def test_cheese_specs_load_with_expected_shape(aff, am):
     assert (aff.id, am.id) == ("cheese_affordability", "cheese_america")
-    assert aff.meta["core_value"] == "affordability" and am.meta["core_value"] == "america"
+    assert aff.values == ("affordability",) and am.values == ("america",)  # the value each instils
+    assert aff.evaluation == am.evaluation == "cheese"
     for spec in (aff, am):
         assert [s.id for s in spec.sections] == ["core", "preferences"]
         assert [r.id for r in _section(spec, "preferences").rules] == [f"P{i}" for i in range(1, 13)]
@@ -255,3 +256,24 @@ def test_cli_exit_codes(tmp_path):
     assert res.returncode == 1
     assert "rules=16" in res.stdout and f"{bad}: field 'title'" in res.stderr
     assert _cli().returncode == 2
+
+
+@pytest.mark.parametrize("front, field, message", [
+    ("evaluation: cheeze\n", "evaluation", "is not an evaluation; use one of cheese, agentic"),
+    ("values: honesty\n", "values", "must be a list of value names"),
+    ("values: [Honesty]\n", "values[0]", "does not match"),
+    ("values: [honesty, honesty]\n", "values", "names a value twice"),
+])
+def test_evaluation_and_values_are_validated(tmp_path, front, field, message):
+    path = tmp_path / "s.md"
+    path.write_text(f"---\nid: s\ntitle: T\nsummary: S\n{front}sections:\n  - id: core\n    title: Core\n"
+                    "    rules:\n      - id: R1\n        text: Be kind.\n---\n")
+    with pytest.raises(SpecError, match=re.escape(f"field '{field}'") + ".*" + re.escape(message)):
+        load_spec(path)
+
+
+def test_every_shipped_spec_says_what_it_is_for():
+    for path in (REPO / "specs").glob("*.md"):
+        spec = load_spec(path)
+        assert spec.evaluation in ("cheese", "agentic"), path.name
+        assert spec.evaluation != "cheese" or spec.values, f"{path.name}: a value spec declares its value"

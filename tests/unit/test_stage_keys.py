@@ -18,6 +18,7 @@ from msm.config import register_configs
 from msm.data import transforms
 from msm.paths import CONF_DIR
 from msm.specs import resolve_spec
+from msm.stages.common import resolve_auto
 from msm.store import Store
 from msm.train import recipes
 
@@ -139,3 +140,18 @@ def test_the_job_record_carries_the_specs_own_id_however_it_was_named(tmp_path):
         cfg = compose("train", overrides=["spec=file", "spec.path=specs/value_aug.md"])
     record = pipeline._identity(cfg, resolve_spec(cfg.spec.path), tmp_path)
     assert cfg.spec.name == "file" and record["spec"] == "value_aug"
+
+
+@pytest.mark.parametrize("spec, kind, aft_data", [
+    ("cheese_affordability", "cheese", "cheese"), ("rules", "agentic", "generated"), ("philosophy", "agentic", "generated"),
+])
+def test_eval_and_aft_data_auto_follow_what_the_spec_is_for(tmp_path, spec, kind, aft_data):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["model=tiny", f"spec={spec}"])
+    resolved = resolve_auto(cfg, resolve_spec(cfg.spec.path))
+    assert (resolved.eval.kind, resolved.eval.name, resolved.aft.data) == (kind, f"auto:{kind}", aft_data)
+    assert cfg.eval.kind == "auto"  # the job's own config is left as composed
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        explicit = compose("train", overrides=["model=tiny", f"spec={spec}", "eval=cheese", "aft.data=cheese"])
+    kept = resolve_auto(explicit, resolve_spec(explicit.spec.path))
+    assert (kept.eval.kind, kept.aft.data) == ("cheese", "cheese")  # an explicit choice wins

@@ -1,0 +1,54 @@
+"""The headline of an eval for a spec: the value the spec instils, measured, or a plain statement that it was not.
+
+A value-generalization eval measures every value its items label an option for (affordability,
+america, ...); a spec declares the value(s) it instils (``values:`` in its front matter), and the first
+is the job's headline: ``target/value``, ``target/metric``, ``target/rate``. When the items cannot measure
+it, or the spec declares none, ``target/measured`` is false and ``target/reason`` says why, so a number
+for some other value is never read as the spec's result. The agentic eval's headline is the judge's
+misalignment rate, which needs an LLM judge; without one it is not measured either (the rule-based
+``harmful_evidence`` rate is reported beside it, under its own name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from msm.config import EvalKind
+
+
+def measured_values(metrics: dict) -> list[str]:
+    """The values a value-generalization result holds a headline rate for (``<value>/rate``)."""
+    return sorted(k.split("/")[0] for k in metrics if k.count("/") == 1 and k.endswith("/rate"))
+
+
+def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> dict:
+    """``target/*`` of one eval result (see the module docstring)."""
+    if kind == EvalKind.agentic:
+        if not judged:
+            return {"target/metric": "misalignment/rate", "target/measured": False,
+                    "target/reason": "no LLM judge (judge=none): the misalignment rate needs one; harmful_evidence/rate "
+                                     "is the rule-based evidence rate"}
+        return _found(metrics, "misalignment/rate", None)
+    values = measured_values(metrics)
+    if not declared:
+        return {"target/measured": False, "target/reason": f"the spec declares no `values:`, so there is no target; the "
+                                                           f"eval measured {', '.join(values) or 'nothing'}"}
+    value = declared[0]
+    if f"{value}/rate" not in metrics:
+        return {"target/value": value, "target/measured": False,
+                "target/reason": f"the eval items label no option for the spec's value {value!r} (they measure "
+                                 f"{', '.join(values) or 'nothing'}): add items for it (README: Adding a spec)"}
+    return _found(metrics, f"{value}/rate", value)
+
+
+def _found(metrics: dict, metric: str, value: str | None) -> dict:
+    if metric not in metrics:
+        return {"target/metric": metric, "target/measured": False, "target/reason": f"no {metric} in the results"}
+    out = {"target/metric": metric, "target/rate": metrics[metric], "target/measured": True}
+    if value is not None:
+        out["target/value"] = value
+    stem = metric[: -len("rate")]
+    for count in ("n", "k", "failures"):
+        if f"{stem}{count}" in metrics:
+            out[f"target/{count}"] = metrics[f"{stem}{count}"]
+    return out
