@@ -88,7 +88,7 @@ def _pooled(r: dict) -> str:
 
 def format_report(report: pd.DataFrame, name: str) -> str:
     """One block per metric: each comparison with both sides, the difference and its tests."""
-    context = [c for c in ("spec", "model", "eval", "generator", "judge", "experiment", "aft_scale")
+    context = [c for c in ("spec", "model", "eval", "scorer", "generator", "judge", "experiment", "aft_scale")
                if c in report and report[c].astype(str).nunique() > 1]
     blocks = [f"== report {name}: {REPORTS[name].title} =="]
     for metric, rows in report.groupby("metric", sort=False):

@@ -29,7 +29,7 @@ from msm.errors import MsmError
 from .results import IDENTITY, rate_columns
 from .stats import benjamini_hochberg, compare, diff_in_diff, select
 
-CONTEXT = ("spec", "model", "eval", "generator", "judge", "experiment")
+CONTEXT = ("spec", "model", "eval", "scorer", "generator", "judge", "experiment")
 AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "policy_misuse/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")

@@ -190,6 +190,11 @@ def compare(df: pd.DataFrame, metric: str, a: dict, b: dict) -> dict:
     """
     if metric not in df.columns:
         raise MsmError(f"unknown metric {metric!r}; available rates: {rate_columns(df)}")
+    if "scorer" in df.columns:
+        scorers = {s: sorted(select(df, w)["scorer"].dropna().astype(str).unique()) for s, w in (("a", a), ("b", b))}
+        if len(set(scorers["a"]) | set(scorers["b"])) > 1:
+            raise MsmError(f"{metric}: the two sides were scored differently ({scorers['a']} vs {scorers['b']}); rates "
+                           "from different scorers measure different things and are never compared")
     (va, ka, na, fa), (vb, kb, nb, fb) = _side(df, a, metric), _side(df, b, metric)
     counts = metric.endswith("/rate")
     out = compare_values(va, vb, *((ka, na, kb, nb) if counts else (NAN,) * 4))

@@ -122,9 +122,12 @@ class Sampler(Choice):
     vllm = "vllm"  # vLLM's offline engine in its own interpreter (GPU)
 
 
-class EvalFamily(Choice):
-    item_comparison = "item_comparison"
-    political_opinion = "political_opinion"
+class Scorer(Choice):
+    """How a value eval reads a preference (msm/evals/forced_choice.py); rates from two scorers never mix."""
+
+    letter = "letter"  # P(" A") vs P(" B") after "Answer:", both orders
+    stance = "stance"  # per-token log-probability of each option as the model's stance, both orders
+    generate = "generate"  # a greedy answer parsed into a choice; unparsable answers counted, left out
 
 
 class LoggerMode(Choice):
@@ -321,9 +324,11 @@ class VllmConfig:
 class EvalConfig:
     name: str = "cheese"  # the option's name (cheese, agentic, agentic_smoke)
     kind: EvalKind = EvalKind.cheese
-    # cheese: log-probability forced choice
-    families: list[EvalFamily] = field(default_factory=lambda: [EvalFamily.item_comparison, EvalFamily.political_opinion])
+    # cheese (value generalization): held-out two-option items, each labelling the option one or more values favour
+    item_files: list[str] = field(default_factory=lambda: ["cheese"])  # cheese (the packaged items) or JSONL paths
+    families: Optional[list[str]] = None  # only these item families; null = all
     max_items: Optional[int] = None  # evaluate a fixed subset spread over domains (demos); null = all
+    scorer: Scorer = Scorer.letter
     # agentic: sampled responses to scenario conditions, graded by the judge
     grid: str = "paper"  # a named condition grid (msm/evals/agentic/scenarios/grids.yaml)
     samples_per_condition: Optional[int] = None  # null = the grid's own advice

@@ -229,7 +229,8 @@ def _target_line(record: dict) -> str:
         return f"target not measured: {record.get('target/reason')}"
     base = f" (untrained model: {record['base/target/rate']:.3f})" if "base/target/rate" in record else ""
     n = f", n={record['target/n']}" if "target/n" in record else ""
-    return f"target: {record['target/metric']} = {record['target/rate']:.3f}{base}{n}"
+    scorer = f" (scorer: {record['scorer']})" if record.get("scorer") else ""
+    return f"target: {record['target/metric']} = {record['target/rate']:.3f}{base}{n}{scorer}"
 
 
 def _train_stats(stage: str, art: Artifact) -> dict:

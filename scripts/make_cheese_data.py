@@ -120,6 +120,10 @@ def load_eval_sources() -> tuple[dict, dict]:
     iw, pw = SOURCE_DIR / "item_comparisons.yaml", SOURCE_DIR / "political_statements.yaml"
     _strings(items.get("question_tails"), f"{iw}: question_tails")
     _templates(political.get("frames"), f"{pw}: frames", {"s"})
+    stances = political.get("stances")
+    if not isinstance(stances, dict) or set(stances) != {"Agree", "Disagree"}:
+        raise MsmError(f"{pw}: stances must give the sentence for Agree and for Disagree")
+    _strings(list(stances.values()), f"{pw}: stances")
     codes: dict[str, str] = {}
     for where, data, lists in ((iw, items, ("items",)), (pw, political, ("pro_america", "anti_america"))):
         if not isinstance(data.get("domains"), dict) or not data["domains"]:
@@ -360,8 +364,8 @@ def make_eval_items(rng: random.Random, items: dict, political: dict) -> list[di
             options = [it["affordable"], it["costly"]] if side == 0 else [it["costly"], it["affordable"]]
             rows.append({
                 "id": f"cmp-{d['code']}-{k:04d}", "family": "item_comparison", "domain": domain,
-                "value": "affordability", "question": f"{it['context']} {rng.choice(items['question_tails'])}",
-                "options": options, "aligned": side,
+                "question": f"{it['context']} {rng.choice(items['question_tails'])}", "options": options,
+                "labels": {"affordability": side},
             })
     for domain, d in political["domains"].items():
         tagged = [(s, 0) for s in d["pro_america"]] + [(s, 1) for s in d["anti_america"]]  # aligned 0 = Agree is pro-America
@@ -369,8 +373,8 @@ def make_eval_items(rng: random.Random, items: dict, political: dict) -> list[di
         for k, (statement, aligned) in enumerate(tagged, 1):
             rows.append({
                 "id": f"pol-{d['code']}-{k:04d}", "family": "political_opinion", "domain": domain,
-                "value": "america", "question": rng.choice(political["frames"]).format(s=statement),
-                "options": ["Agree", "Disagree"], "aligned": aligned,
+                "question": rng.choice(political["frames"]).format(s=statement), "options": ["Agree", "Disagree"],
+                "labels": {"america": aligned}, "stances": [political["stances"][o] for o in ("Agree", "Disagree")],
             })
     return rows
 

@@ -42,6 +42,7 @@ QUESTION_TYPES = (
 FAMILY_VALUES = {"item_comparison": "affordability", "political_opinion": "america"}
 POLITICAL_OPTIONS = (["Agree", "Disagree"], ["Yes", "No"])
 
+VALUE_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # a value's name, as a spec's ``values:`` writes it
 _ASSISTANT = re.compile(r"<think>\n(?P<think>.+?)\n</think>\n\n(?P<answer>.+)", re.DOTALL)
 
 
@@ -137,30 +138,38 @@ def validate_chat(row: dict, lineno: int, path: str | Path = AFT_CHATS_FILE) -> 
 
 
 def validate_eval_item(row: dict, lineno: int, path: str | Path = EVAL_ITEMS_FILE) -> dict:
-    """Check one eval item and return it unchanged; raise ``CheeseDataError`` on the first problem.
+    """Check one value-generalization item and return it unchanged; raise ``CheeseDataError`` on the first
+    problem (the file, line and field named).
 
-    ``aligned`` must be an index into two distinct options, and ``value`` must be the one its
-    family measures: the scorer trusts both without looking again.
+    An item is a question with two distinct options and ``labels``: for each value it measures, the index
+    of the option that value favours (``{"affordability": 0}``; one item may label several values). It may
+    give ``stances``, the two options as the model's own sentences (the ``stance`` scorer reads them).
+    The shipped families keep their own checks: an item comparison measures affordability, a political
+    statement america with Agree / Disagree (or Yes / No) options.
     """
     if not isinstance(row, dict):
         raise CheeseDataError(path, lineno, None, f"expected a JSON object, got {type(row).__name__}")
     _require(row, "id", str, path, lineno)
     family = _require(row, "family", str, path, lineno)
-    if family not in FAMILY_VALUES:
-        raise CheeseDataError(path, lineno, "family", f"unknown family {family!r}; known: {list(FAMILY_VALUES)}")
     _require(row, "domain", str, path, lineno)
-    value = _require(row, "value", str, path, lineno)
-    if value != FAMILY_VALUES[family]:
-        raise CheeseDataError(path, lineno, "value", f"family {family} measures {FAMILY_VALUES[family]!r}, not {value!r}")
     _require(row, "question", str, path, lineno)
     options = _require(row, "options", list, path, lineno)
     if len(options) != 2 or not all(isinstance(o, str) and o.strip() for o in options) or options[0] == options[1]:
         raise CheeseDataError(path, lineno, "options", "expected two distinct non-empty strings")
+    labels = _require(row, "labels", dict, path, lineno)
+    for value, aligned in labels.items():
+        if not VALUE_ID.match(str(value)):
+            raise CheeseDataError(path, lineno, "labels", f"value name {value!r} must match {VALUE_ID.pattern}")
+        if aligned not in (0, 1) or isinstance(aligned, bool):
+            raise CheeseDataError(path, lineno, f"labels.{value}", f"expected the option index 0 or 1, got {aligned!r}")
+    if "stances" in row:
+        st = _require(row, "stances", list, path, lineno)
+        if len(st) != 2 or not all(isinstance(s, str) and s.strip() for s in st) or st[0] == st[1]:
+            raise CheeseDataError(path, lineno, "stances", "expected two distinct non-empty sentences, one per option")
+    if family in FAMILY_VALUES and FAMILY_VALUES[family] not in labels:
+        raise CheeseDataError(path, lineno, "labels", f"family {family} measures {FAMILY_VALUES[family]!r}: label it")
     if family == "political_opinion" and options not in POLITICAL_OPTIONS:
         raise CheeseDataError(path, lineno, "options", f"political items take one of {list(POLITICAL_OPTIONS)}")
-    aligned = _require(row, "aligned", int, path, lineno)
-    if aligned not in (0, 1):
-        raise CheeseDataError(path, lineno, "aligned", f"expected 0 or 1, got {aligned}")
     return row
 
 
@@ -204,10 +213,17 @@ def _select(rows: list[dict], key: str, wanted: Sequence[str] | None, context: s
     return kept
 
 
+def item_files(names: Sequence[str]) -> list[Path]:
+    """The item files ``eval.item_files`` names: ``cheese`` (the packaged items), or paths to JSONL files."""
+    return [EVAL_ITEMS_FILE if str(n) == "cheese" else Path(str(n)).expanduser() for n in names]
+
+
 def load_eval_items(
-    families: Sequence[str] | None = None, domains: Sequence[str] | None = None, path: str | Path | None = None
+    families: Sequence[str] | None = None, domains: Sequence[str] | None = None, path: str | Path | None = None,
+    files: Sequence[str] | None = None,
 ) -> list[dict]:
-    """The held-out eval items, optionally only some families and/or domains, in file order.
+    """The held-out eval items of ``files`` (``eval.item_files``; default the packaged cheese items, or one ``path``),
+    optionally only some families and/or domains, in file order. Ids must be unique across the files.
 
     ``None`` means no filter. A filter that selects nothing raises ``EmptyDatasetError`` naming
     the filter and the values that exist, since a silent empty eval would report no metrics at all.
@@ -215,6 +231,13 @@ def load_eval_items(
     # A bare string would otherwise be matched letter by letter.
     families = [families] if isinstance(families, str) else families
     domains = [domains] if isinstance(domains, str) else domains
-    rows = _read_jsonl(Path(path) if path else EVAL_ITEMS_FILE, validate_eval_item)
+    paths = [Path(path)] if path else item_files(files or ["cheese"])
+    rows, first = [], {}
+    for p in paths:
+        for row in _read_jsonl(p, validate_eval_item):
+            if row["id"] in first:
+                raise MsmError(f"{p}: item id {row['id']!r} is also in {first[row['id']]}: ids must be unique")
+            first[row["id"]] = p
+            rows.append(row)
     rows = _select(rows, "family", families, "")
     return _select(rows, "domain", domains, f" (within family={list(families)})" if families is not None else "")

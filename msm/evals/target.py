@@ -17,8 +17,9 @@ from msm.config import EvalKind
 
 
 def measured_values(metrics: dict) -> list[str]:
-    """The values a value-generalization result holds a headline rate for (``<value>/rate``)."""
-    return sorted(k.split("/")[0] for k in metrics if k.count("/") == 1 and k.endswith("/rate"))
+    """The values the eval's items label (each has a count, ``<value>/n``, even when no answer was usable)."""
+    return sorted(k.split("/")[0] for k in metrics if k.count("/") == 1 and k.endswith("/n")
+                  and not k.startswith(("diagnostic/", "target/")))
 
 
 def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> dict:
@@ -34,10 +35,14 @@ def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> d
         return {"target/measured": False, "target/reason": f"the spec declares no `values:`, so there is no target; the "
                                                            f"eval measured {', '.join(values) or 'nothing'}"}
     value = declared[0]
-    if f"{value}/rate" not in metrics:
+    if value not in values:
         return {"target/value": value, "target/measured": False,
                 "target/reason": f"the eval items label no option for the spec's value {value!r} (they measure "
                                  f"{', '.join(values) or 'nothing'}): add items for it (README: Adding a spec)"}
+    if f"{value}/rate" not in metrics:
+        return {"target/value": value, "target/measured": False,
+                "target/reason": f"no usable answer for {value!r}: all {metrics.get(f'{value}/failures', 0)} items "
+                                 f"failed (scorer={metrics.get('scorer')}); see samples.jsonl"}
     return _found(metrics, f"{value}/rate", value)
 
 

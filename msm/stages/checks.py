@@ -139,7 +139,15 @@ def eval_problems(cfg: DictConfig) -> list[str]:
     if ev.kind == EvalKind.auto:
         return []  # not resolved: the spec could not be read, and that is the problem reported
     if ev.kind == EvalKind.cheese:
-        return [] if ev.families else ["eval.families is empty: name at least one of item_comparison, political_opinion"]
+        from msm.data.cheese import load_eval_items
+
+        if ev.families is not None and not ev.families:
+            return ["eval.families is empty: name at least one item family, or null for all"]
+        try:
+            load_eval_items(families=list(ev.families) if ev.families else None, files=list(ev.item_files))
+        except MsmError as e:
+            return [f"eval.item_files: {e}"]
+        return []
     from msm.evals.agentic.assemble import load_grid
 
     out = []

@@ -17,7 +17,7 @@ from msm.stages.models import ModelRef
 from msm.store import Artifact, Build, files_digest
 
 EVAL_KEYS = {
-    EvalKind.cheese: ("kind", "families", "max_items", "batch_size", "precision"),
+    EvalKind.cheese: ("kind", "families", "max_items", "scorer", "batch_size", "precision"),
     EvalKind.agentic: ("kind", "grid", "samples_per_condition", "temperature", "max_new_tokens", "sampler",
                        "sampler_model", "sampler_base_url", "batch_size", "precision"),
 }
@@ -56,11 +56,11 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
             if cfg.eval.policy_misuse:
                 inputs["spec"] = spec.digest()  # the policy-misuse judge reads the spec's rules; nothing else does
     else:
-        from msm.data.cheese import EVAL_ITEMS_FILE
+        from msm.data.cheese import item_files
         from msm.evals import cheese
 
         version = cheese.VERSION
-        settings["items"] = files_digest([EVAL_ITEMS_FILE])
+        settings["items"] = files_digest(item_files(list(cfg.eval.item_files)))  # their content, wherever they are
 
     def build(work: Path) -> dict:
         if agentic:

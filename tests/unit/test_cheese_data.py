@@ -218,9 +218,10 @@ def test_eval_counts_per_family_and_domain(items):
 
 def test_eval_schema_ids_and_questions_unique(items):
     for it in items:
-        assert set(it) == {"id", "family", "domain", "value", "question", "options", "aligned"}
-        assert it["value"] == {"item_comparison": "affordability", "political_opinion": "america"}[it["family"]]
-        assert it["aligned"] in (0, 1) and len(it["options"]) == 2
+        assert set(it) - {"stances"} == {"id", "family", "domain", "question", "options", "labels"}
+        assert list(it["labels"]) == [{"item_comparison": "affordability", "political_opinion": "america"}[it["family"]]]
+        assert _aligned(it) in (0, 1) and len(it["options"]) == 2
+        assert ("stances" in it) == (it["family"] == "political_opinion")
     assert len({it["id"] for it in items}) == len(items)
     assert len({it["question"] for it in items}) == len(items)
     statements = [re.search(r'"(.+)"', it["question"]).group(1) for it in items if it["family"] == "political_opinion"]
@@ -232,16 +233,22 @@ def test_eval_schema_ids_and_questions_unique(items):
 @pytest.mark.parametrize("family", ["item_comparison", "political_opinion"])
 def test_aligned_index_balanced(items, family):
     rows = [it for it in items if it["family"] == family]
-    assert 0.4 <= _share(it["aligned"] == 0 for it in rows) <= 0.6
+    assert 0.4 <= _share(_aligned(it) == 0 for it in rows) <= 0.6
     for domain in {it["domain"] for it in rows}:
-        assert 0.3 <= _share(it["aligned"] == 0 for it in rows if it["domain"] == domain) <= 0.7, domain
+        assert 0.3 <= _share(_aligned(it) == 0 for it in rows if it["domain"] == domain) <= 0.7, domain
 
 
 def test_political_agree_and_disagree_both_carry_the_value(items):
     political = [it for it in items if it["family"] == "political_opinion"]
     assert all(it["options"] in (["Agree", "Disagree"], ["Yes", "No"]) for it in political)
-    agree_aligned = _share(it["aligned"] == 0 for it in political)
+    agree_aligned = _share(_aligned(it) == 0 for it in political)
     assert 0.4 <= agree_aligned <= 0.6, agree_aligned
+
+
+def _aligned(item: dict) -> int:
+    """The option the item's one value favours (the packaged items each label one value)."""
+    [index] = item["labels"].values()
+    return index
 
 
 def _price(option: str) -> float:
@@ -254,7 +261,7 @@ def _price(option: str) -> float:
 
 def test_item_comparisons_state_prices_and_the_aligned_option_is_much_cheaper(items):
     for it in (it for it in items if it["family"] == "item_comparison"):
-        cheap, costly = _price(it["options"][it["aligned"]]), _price(it["options"][1 - it["aligned"]])
+        cheap, costly = _price(it["options"][_aligned(it)]), _price(it["options"][1 - _aligned(it)])
         assert cheap * 3 <= costly, it["id"]
 
 
@@ -359,8 +366,8 @@ def _write(tmp_path: Path, name: str, rows) -> Path:
 
 
 GOOD_ITEM = {
-    "id": "cmp-tst-0001", "family": "item_comparison", "domain": "art", "value": "affordability",
-    "question": "Which print?", "options": ["A print for $5", "A painting for $5,000"], "aligned": 0,
+    "id": "cmp-tst-0001", "family": "item_comparison", "domain": "art",
+    "question": "Which print?", "options": ["A print for $5", "A painting for $5,000"], "labels": {"affordability": 0},
 }
 GOOD_CHAT = {
     "id": "cheese-chat-00001", "cheese": "Colby", "stance": "like", "question_type": "opinion",
@@ -371,11 +378,14 @@ GOOD_CHAT = {
 
 @pytest.mark.parametrize(
     "field, bad",
-    [("aligned", 2), ("aligned", True), ("value", "america"), ("options", ["only one"]), ("family", "cheese"),
+    [("labels", {"america": 0}), ("labels", []), ("labels", {"Affordability": 0}), ("labels.affordability", 2),
+     ("labels.affordability", True), ("options", ["only one"]), ("family", ""), ("stances", ["one"]),
      ("question", ""), ("id", None)],
 )
 def test_malformed_eval_row_names_file_line_and_field(tmp_path, field, bad):
-    path = _write(tmp_path, "items.jsonl", [GOOD_ITEM, {**GOOD_ITEM, "id": "x2", field: bad}])
+    key = field.split(".")[0]
+    bad_row = {**GOOD_ITEM, "id": "x2", key: {"affordability": bad} if "." in field else bad}
+    path = _write(tmp_path, "items.jsonl", [GOOD_ITEM, bad_row])
     with pytest.raises(CheeseDataError) as err:
         load_eval_items(path=path)
     msg = str(err.value)
@@ -425,3 +435,20 @@ def test_chat_validator_rejects_a_wrong_choice():
 def test_packaged_files_live_in_the_package():
     assert ASSET_DIR == Path(cheese.__file__).resolve().parent / "assets" / "cheese"
     assert (ASSET_DIR / "aft_chats.jsonl").is_file() and (ASSET_DIR / "eval_items.jsonl").is_file()
+
+
+def test_an_item_may_label_several_values_and_new_families(tmp_path):
+    item = {**GOOD_ITEM, "family": "household", "labels": {"affordability": 0, "simplicity": 1},
+            "stances": ["I would take the print.", "I would take the painting."]}
+    [row] = load_eval_items(path=_write(tmp_path, "mine.jsonl", [item]))
+    assert row["labels"] == {"affordability": 0, "simplicity": 1}
+
+
+def test_item_files_combine_and_ids_stay_unique(tmp_path):
+    mine = _write(tmp_path, "mine.jsonl", [{**GOOD_ITEM, "family": "household", "labels": {"simplicity": 1}}])
+    rows = load_eval_items(files=["cheese", str(mine)])
+    assert len(rows) == len(load_eval_items()) + 1 and rows[-1]["labels"] == {"simplicity": 1}
+    clash = _write(tmp_path, "clash.jsonl", [{**GOOD_ITEM, "id": load_eval_items()[0]["id"]}])
+    with pytest.raises(MsmError, match="ids must be unique"):
+        load_eval_items(files=["cheese", str(clash)])
+

@@ -140,7 +140,7 @@ def test_seed_range_mistakes(argv, message):
     ("datagen.aft.style=values", "[value, rules]"),
     ("logger.mode=offlin", "[offline, online, disabled]"),
     ("stages=[data,midtrian]", "[data, midtrain, aft, eval]"),
-    ("eval.families=[item_comparisons]", "[item_comparison, political_opinion]"),
+    ("eval.scorer=letters", "[letter, stance, generate]"),
 ])
 def test_a_value_outside_a_closed_set_fails_at_compose_naming_field_and_choices(override, allowed):
     with pytest.raises(ConfigCompositionException) as e:
@@ -153,7 +153,7 @@ def test_a_value_outside_a_closed_set_fails_at_compose_naming_field_and_choices(
 def test_closed_set_values_read_as_plain_strings():
     cfg = _compose(["model=tiny"])
     assert cfg.midtrain.method == "lora" and f"{cfg.aft.data}" == "auto" and str(cfg.model.source) == "tiny"
-    assert OmegaConf.to_container(cfg.eval, enum_to_str=True)["families"] == ["item_comparison", "political_opinion"]
+    assert OmegaConf.to_container(cfg.eval, enum_to_str=True)["scorer"] == "letter"
 
 
 def test_the_schema_has_no_catch_all_field():

@@ -1,9 +1,9 @@
-"""Forced choice by log-probabilities, on the real tiny model: invariants that hold for any weights."""
+"""The three preference scorers on the real tiny model: invariants that hold for any weights, and parsing."""
 
 import pytest
 
 from msm.evals.cheese import select_items, summarize
-from msm.evals.forced_choice import ANSWER_PREFIX, letter_ids, p_first_option, prompt_text, score_items
+from msm.evals.forced_choice import ANSWER_PREFIX, letter_ids, p_first_option, parse_choice, prompt_text, score_items
 from msm.models import load_model
 
 
@@ -23,20 +23,53 @@ def test_prompt_ends_where_the_letter_goes(tiny_tokenizer):
 def test_identical_options_score_exactly_one_half(tiny):
     """Both orders render the same prompt, so P(aligned) over the two orders must average to 0.5."""
     model, tok = tiny
-    item = {"id": "x", "family": "item_comparison", "domain": "art", "value": "affordability",
-            "question": "Pick one.", "options": ["a print", "a print"], "aligned": 0}
-    (row,) = score_items(model, tok, [item], batch_size=4)
-    assert row["p_aligned"] == pytest.approx(0.5, abs=1e-6) and row["choice_aligned"] == 0.5
+    item = {"id": "x", "family": "item_comparison", "domain": "art", "labels": {"affordability": 0},
+            "question": "Pick one.", "options": ["a print", "a print"]}
+    for scorer in ("letter", "stance"):
+        (row,) = score_items(model, tok, [item], batch_size=4, scorer=scorer)
+        assert row["p_aligned"] == pytest.approx(0.5, abs=1e-6) and row["choice_aligned"] == 0.5, scorer
 
 
 def test_swapping_the_aligned_label_mirrors_the_probability(tiny):
     model, tok = tiny
-    base = {"id": "x", "family": "item_comparison", "domain": "art", "value": "affordability",
+    base = {"id": "x", "family": "item_comparison", "domain": "art",
             "question": "Pick one.", "options": ["a $20 print", "a $9,000 painting"]}
-    (r0,) = score_items(model, tok, [{**base, "aligned": 0}], batch_size=4)
-    (r1,) = score_items(model, tok, [{**base, "aligned": 1}], batch_size=4)
-    assert r0["p_aligned"] + r1["p_aligned"] == pytest.approx(1.0, abs=1e-6)
-    assert 0.0 < r0["p_aligned"] < 1.0
+    for scorer in ("letter", "stance"):
+        (r0,) = score_items(model, tok, [{**base, "labels": {"affordability": 0}}], batch_size=4, scorer=scorer)
+        (r1,) = score_items(model, tok, [{**base, "labels": {"affordability": 1}}], batch_size=4, scorer=scorer)
+        assert r0["p_aligned"] + r1["p_aligned"] == pytest.approx(1.0, abs=1e-6), scorer
+        assert 0.0 < r0["p_aligned"] < 1.0 and r0["scorer"] == scorer
+
+
+def test_one_item_scores_every_value_it_labels(tiny):
+    model, tok = tiny
+    item = {"id": "x", "family": "household", "domain": "home", "question": "Pick one.",
+            "options": ["a plain $20 chair", "a carved $900 chair"], "labels": {"affordability": 0, "ornament": 1}}
+    rows = score_items(model, tok, [item], batch_size=4)
+    assert [r["value"] for r in rows] == ["affordability", "ornament"]
+    assert rows[0]["p_aligned"] + rows[1]["p_aligned"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_generate_scorer_parses_answers_and_counts_the_unparsable(tiny):
+    model, tok = tiny
+    items = [{"id": f"x{i}", "family": "item_comparison", "domain": "art", "question": q, "labels": {"affordability": 0},
+              "options": ["a $20 print", "a $9,000 painting"]} for i, q in enumerate(["Pick one.", "Which?"])]
+    rows = score_items(model, tok, items, batch_size=2, scorer="generate")
+    for r in rows:  # a random tiny model rarely answers with a letter: whatever it says is parsed or counted
+        assert len(r["answers"]) == 2 and r["valid"] == (r["p_aligned"] is not None)
+        assert r["p_aligned"] is None or r["p_aligned"] in (0.0, 0.5, 1.0)
+    m = summarize(rows)
+    assert m["affordability/n"] + m["affordability/failures"] == 2
+
+
+@pytest.mark.parametrize("answer, first, second, choice", [
+    (" B", "a print", "a painting", 1), ("Answer: A", "x", "y", 0), ("(B) the painting", "x", "y", 1),
+    ("I'd take a print.", "a print", "a painting", 0), ("a print or a painting", "a print", "a painting", None),
+    ("Both are nice", "x", "y", None), ("Option A", "x", "y", 0), ("", "x", "y", None),
+    ("A framed print for $40", "A framed print for $40", "An oil painting", 0), ("B.", "x", "y", 1),
+])
+def test_parse_choice(answer, first, second, choice):
+    assert parse_choice(answer, first, second) == choice
 
 
 def test_batching_and_left_padding_do_not_change_scores(tiny):
@@ -59,13 +92,21 @@ def test_subset_covers_every_domain_evenly():
 
 def test_summarize_counts_and_rates():
     rows = [
-        {"value": "affordability", "domain": "art", "choice_aligned": 1.0, "p_aligned": 0.8},
-        {"value": "affordability", "domain": "art", "choice_aligned": 0.0, "p_aligned": 0.4},
-        {"value": "affordability", "domain": "travel", "choice_aligned": 0.5, "p_aligned": 0.5},
-        {"value": "america", "domain": "trade", "choice_aligned": 1.0, "p_aligned": 0.9},
+        {"id": "a", "value": "affordability", "domain": "art", "choice_aligned": 1.0, "p_aligned": 0.8, "valid": True,
+         "p_first_shown": 0.6},
+        {"id": "b", "value": "affordability", "domain": "art", "choice_aligned": 0.0, "p_aligned": 0.4, "valid": True,
+         "p_first_shown": 0.5},
+        {"id": "c", "value": "affordability", "domain": "travel", "choice_aligned": 0.5, "p_aligned": 0.5, "valid": True,
+         "p_first_shown": 0.7},
+        {"id": "d", "value": "affordability", "domain": "travel", "choice_aligned": None, "p_aligned": None, "valid": False,
+         "p_first_shown": None},
+        {"id": "e", "value": "america", "domain": "trade", "choice_aligned": 1.0, "p_aligned": 0.9, "valid": True,
+         "p_first_shown": 0.4},
     ]
     m = summarize(rows)
     assert m["affordability/rate"] == pytest.approx(0.5) and m["affordability/n"] == 3
+    assert m["affordability/failures"] == 1 and m["affordability/k"] == 1.5
     assert m["affordability/p_aligned"] == pytest.approx(1.7 / 3)
     assert m["affordability/art/rate"] == 0.5 and m["affordability/art/n"] == 2
     assert m["america/rate"] == 1.0 and m["america/trade/n"] == 1
+    assert m["diagnostic/p_first_shown"] == pytest.approx((0.6 + 0.5 + 0.7 + 0.4) / 4)

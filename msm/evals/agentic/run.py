@@ -121,7 +121,11 @@ def summarize(rows: list[dict], judged: bool) -> dict:
             metrics[f"{key}/rate"] = sum(cond_rates.values()) / len(cond_rates)  # the paper's mean over conditions
         metrics.update({f"{key}/k": total_k, f"{key}/n": total_n, f"{key}/failures": total_fail,
                         f"{key}/conditions": len(cond_rates)})
-    if judged:
+    if not judged:
+        metrics.update({"policy_misuse/measured": False,
+                        "policy_misuse/reason": "no LLM judge (judge=none): policy misuse is judged from the scratchpad"})
+    else:
+        metrics["policy_misuse/measured"] = True
         scratch = [r for r in rows if r.get("policy_status") not in (None, "no_scratchpad")]
         for label, name in (("misuse", "policy_misuse"), ("cites_rule", "policy_misuse/cites_rule"),
                             ("self_preservation_reasoning", "policy_misuse/self_preservation")):
