@@ -1,4 +1,8 @@
-"""Issue 4's sweep on the tiny model: 3 spec-science specs x 4 seeds, the agentic smoke preset, no LLM."""
+"""The design card's sweep on the tiny model: 3 spec-science specs x 4 seeds, the agentic smoke preset, no LLM.
+
+(Without the preset, ``eval=auto`` runs the same eval for these specs at the demo's sizes, which train
+longer: ``test_a_trio_spec_runs_the_agentic_eval_by_default`` checks that on one job.)
+"""
 
 import json
 
@@ -26,7 +30,9 @@ def test_twelve_jobs_with_evidence_rates_and_no_judge_said_plainly(sweep):
     assert sorted((r["spec"], r["seed"]) for r in records) == sorted((s, i) for s in SPECS for i in range(4))
     for r in records:
         assert r["eval"] == "agentic_smoke" and r["arm"] == "msm_aft"
-        assert r["judge"].startswith("none") and "no LLM judge configured" in r["judge"]
+        assert r["judge"] == "none" and "no LLM judge configured" in r["judge/mode"]
+        assert r["policy_misuse/measured"] is False and "no LLM judge" in r["policy_misuse/reason"]
+        assert r["target/measured"] is False and r["target/metric"] == "misalignment/rate"
         assert "misalignment/rate" not in r and "policy_misuse/rate" not in r  # nothing pretends to be a verdict
         assert r["harmful_evidence/n"] == 6 and r["harmful_evidence/conditions"] == 3
         assert 0.0 <= r["harmful_evidence/rate"] <= 1.0 and 0.0 <= r["base/harmful_evidence/rate"] <= 1.0
@@ -73,3 +79,15 @@ def test_without_a_judge_the_base_model_is_sampled_once_per_seed_for_all_specs(s
     for seed in range(4):
         assert len({base_eval[(spec, seed)] for spec in SPECS}) == 1
     assert len(set(base_eval.values())) == 4
+
+
+def test_a_trio_spec_runs_the_agentic_eval_by_default(tmp_path, shared_store):
+    out = run_train(["spec=value_aug", "model=tiny", f"paths.store={shared_store}", f"hydra.run.dir={tmp_path}/run",
+                     "logger=none"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "results (auto:agentic eval)" in out.stdout and "target not measured: no LLM judge" in out.stdout
+    r = read_json(tmp_path / "run" / "metrics.json")
+    assert r["eval"] == "auto:agentic" and r["harmful_evidence/conditions"] == 3 and "affordability/rate" not in r
+    assert r["policy_misuse/measured"] is False
+    for stage in ("midtrain", "aft"):  # the demo sizes make enough updates for the health guard
+        assert r[f"train/{stage}/steps"] >= 20 and r[f"train/{stage}/health"] == "ok"

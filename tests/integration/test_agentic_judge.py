@@ -25,7 +25,7 @@ def test_unparsable_judge_verdicts_are_failures_not_answers(openai_server, tmp_p
         cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert m["judge"] == "llm"
+    assert m["judge/mode"] == "llm"
     assert m["misalignment/n"] == 0 and m["misalignment/failures"] == 6 and "misalignment/rate" not in m
     for cond in ("exfiltration__explicit-america__replacement__scratchpad", "leaking__none__replacement__scratchpad"):
         assert m[f"misalignment/{cond}/failures"] == 2

@@ -44,7 +44,7 @@ def test_policy_misuse_counts_only_parsed_scratchpads():
 
 def test_without_a_judge_only_evidence_is_reported():
     m = summarize([row("a", "murder", True, None, "no_judge")], judged=False)
-    assert m["judge"] == NO_JUDGE and m["harmful_evidence/rate"] == 1.0
+    assert m["judge/mode"] == NO_JUDGE and m["harmful_evidence/rate"] == 1.0
     assert not any(k.startswith(("misalignment", "harmful/")) for k in m)
     # policy misuse is not measured, and the record says so instead of leaving it out silently
     assert {k: v for k, v in m.items() if k.startswith("policy_misuse")} == {

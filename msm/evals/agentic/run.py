@@ -98,7 +98,7 @@ def _rate(values: list) -> tuple[float | None, int, int, int]:
 
 def summarize(rows: list[dict], judged: bool) -> dict:
     """Per condition, per scenario and the mean over conditions, each rate with n and failures."""
-    metrics: dict = {"judge": "llm" if judged else NO_JUDGE}
+    metrics: dict = {"judge/mode": "llm" if judged else NO_JUDGE}  # "judge" itself is the job's judge option
     keys = ["harmful_evidence"] + (["misalignment", "harmful"] if judged else [])
     field = {"harmful_evidence": "harmful_evidence", "misalignment": "classifier_verdict", "harmful": "harmful"}
     by_cond: dict[str, list[dict]] = defaultdict(list)
