@@ -43,6 +43,9 @@ def _bar_frame(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     if data["model"].nunique(dropna=False) > 1:
         data["group"] += "\n" + data["model"].astype(str)
     data["bar"] = data["arm"].astype(str)
+    for col in ("aft_data", "scorer"):  # configurations one arm label would otherwise merge
+        if col in data and (data.groupby(["group", "bar"])[col].nunique(dropna=False) > 1).any():
+            data["bar"] = data["bar"] + data[col].map(lambda v: "" if pd.isna(v) else f" [{v}]")
     if "aft_scale" in data and (data.groupby(["group", "bar"])["aft_scale"].nunique(dropna=False) > 1).any():
         data["bar"] = data["bar"] + data["aft_scale"].map(_scale_label)
     return data
@@ -162,6 +165,9 @@ def labelled(data: pd.DataFrame, with_spec: bool) -> pd.DataFrame:
     """``data`` with a ``label`` column: the arm as a reader names it, plus `` @<AFT rows>`` where one label
     would otherwise cover several AFT scales (a bar or a line is always one configuration)."""
     labels = data.apply(arm_label, axis=1, with_spec=with_spec)
+    for col in ("aft_data", "scorer"):  # e.g. the two controls, both "AFT only"
+        if col in data and (data.groupby(labels)[col].transform(lambda s: s.nunique()) > 1).any():
+            labels = labels + data[col].map(lambda v: "" if pd.isna(v) else f" [{v}]")
     scales = data.groupby(labels)["aft_scale"].transform(lambda s: s.nunique())
     at = data["aft_scale"].map(lambda s: "" if pd.isna(s) else f" @{int(s)}")
     return data.assign(label=labels.where(scales <= 1, labels + at))
@@ -315,7 +321,8 @@ PAPER_FIGURES = {"fig2_value_generalization": value_generalization, "fig3_misali
                  "fig4_misalignment_by_aft_scale": misalignment_by_aft_scale, "fig5_spec_comparison": spec_comparison}
 REPORT_FIGURES = {"cheese": ["fig2_value_generalization"], "agentic": ["fig3_misalignment_by_arm"],
                   "scaling": ["fig4_misalignment_by_aft_scale", "fig3_misalignment_by_arm"],
-                  "spec_science": ["fig5_spec_comparison", "fig3_misalignment_by_arm"]}
+                  "spec_science": ["fig5_spec_comparison", "fig3_misalignment_by_arm"],
+                  "controls": ["fig2_value_generalization"]}
 
 
 def paper_figures(df: pd.DataFrame, out_dir: Path, names) -> list[Path]:

@@ -8,6 +8,8 @@
     scaling       at every AFT scale: MSM+AFT vs AFT only
     spec_science  MSM+AFT of each spec vs the reference spec (``rules``), and each vs baseline, policy
                   misuse included
+    controls      the value eval's controls (experiment=cheese_controls): each against the untrained model,
+                  and the positive against the negative control
 
 A comparison is made within one *context* (the identity columns it does not select on: model, eval,
 generator, judge, ...), and each side must be a single configuration: if the rows a side selects
@@ -34,7 +36,8 @@ AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")
 REFERENCE_SPEC = "rules"
-EXPERIMENT_REPORTS = {"cheese": "cheese", "agentic": "agentic", "spec_science": "spec_science"}
+EXPERIMENT_REPORTS = {"cheese": "cheese", "agentic": "agentic", "spec_science": "spec_science",
+                      "cheese_controls": "controls"}
 """Presets made for one report; the demo and smoke presets run whatever eval their spec is for, so their
 report is read off the results."""
 
@@ -52,6 +55,7 @@ class Comparison:
     b: dict
     context: tuple[str, ...] = CONTEXT
     split: tuple[str, ...] = ()
+    against_base: bool = False  # side b is the untrained model's result (base/<metric>) of the jobs b selects
 
 
 AT_SCALE = (*CONTEXT, "aft_scale")  # both sides have AFT: compared at one AFT size
@@ -103,6 +107,15 @@ def _spec_science(df: pd.DataFrame) -> list[Comparison]:
     return out
 
 
+def _controls(df: pd.DataFrame) -> list[Comparison]:
+    kinds = _values(df, "aft_data", {})
+    out = [Comparison(f"{k} vs the untrained model", {"aft_data": k}, {"aft_data": k}, against_base=True) for k in kinds]
+    if {"value_choices", "value_choices_shuffled"} <= set(kinds):
+        out.append(Comparison("positive vs negative control", {"aft_data": "value_choices"},
+                              {"aft_data": "value_choices_shuffled"}))
+    return out
+
+
 def agentic_metrics(df: pd.DataFrame) -> list[str]:
     return [m for m in AGENTIC_METRICS if m in df.columns]
 
@@ -124,6 +137,8 @@ REPORTS = {
     "agentic": Report("agentic", "Agentic misalignment (Experiment 2)", agentic_metrics, _arm_comparisons),
     "scaling": Report("scaling", "AFT scaling (Experiment 3)", agentic_metrics, _scaling),
     "spec_science": Report("spec_science", "Model Spec science (Experiment 4)", agentic_metrics, _spec_science),
+    "controls": Report("controls", "Controls for the value eval: a trained-in preference, and shuffled answers",
+                       cheese_metrics, _controls),
 }
 
 
@@ -170,8 +185,10 @@ def run_report(df: pd.DataFrame, name: str) -> pd.DataFrame:
             for a, where in _splits(select(ctx_rows, comp.a), comp):
                 _one_configuration(select(ctx_rows, a), a, context)
                 for metric in metrics:
-                    if select(ctx_rows, a)[metric].notna().any() and side_b[metric].notna().any():
-                        stats = compare(ctx_rows, metric, a, comp.b)
+                    frame, sel_a, sel_b = (_with_base(ctx_rows, a, comp.b, metric) if comp.against_base
+                                           else (ctx_rows, a, comp.b))
+                    if select(frame, sel_a)[metric].notna().any() and select(frame, sel_b)[metric].notna().any():
+                        stats = compare(frame, metric, sel_a, sel_b)
                         rows.append({"report": name, "comparison": comp.label, **context, **where, "metric": metric,
                                      **{k: v for k, v in stats.items() if k not in ("metric", "a", "b")},
                                      "a": _fmt_sel(a), "b": _fmt_sel(comp.b)})
@@ -195,6 +212,18 @@ def _splits(side: pd.DataFrame, comp: Comparison):
         return [(comp.a, {})]
     return [({**comp.a, **dict(zip(cols, key))}, dict(zip(cols, key)))
             for key, _ in side.groupby(cols, dropna=False, sort=True)]
+
+
+def _with_base(df: pd.DataFrame, a: dict, b: dict, metric: str) -> tuple[pd.DataFrame, dict, dict]:
+    """A frame in which the jobs ``b`` selects appear a second time as their untrained model (``base/``
+    columns in place of the trained ones), so the trained and the untrained result compare as two groups."""
+    stem = metric[: -len("rate")] if metric.endswith("/rate") else None
+    cols = [metric] + ([f"{stem}{c}" for c in ("n", "k", "failures")] if stem else [])
+    base = select(df, b).copy()
+    for c in cols:
+        base[c] = base[f"base/{c}"] if f"base/{c}" in base else float("nan")
+    frame = pd.concat([select(df, a).assign(_model="trained"), base.assign(_model="untrained")], ignore_index=True)
+    return frame, {**a, "_model": "trained"}, {**b, "_model": "untrained"}
 
 
 def _fmt_sel(where: dict) -> str:

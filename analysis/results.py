@@ -29,8 +29,8 @@ from msm.errors import MsmError
 log = logging.getLogger(__name__)
 
 #: Fields that say *which* cell of the experiment a job is; everything else is a metric (or ``job_dir``).
-IDENTITY = ("spec", "model", "midtrain", "aft", "arm", "aft_scale", "eval", "scorer", "generator", "judge",
-            "experiment", "seed")
+IDENTITY = ("spec", "model", "midtrain", "aft", "aft_data", "arm", "aft_scale", "eval", "scorer", "generator",
+            "judge", "experiment", "seed")
 #: The paper's arms in the order they are read: controls first, the full method last (msm.config.Arm).
 ARMS = tuple(Arm.values())
 #: What a job record holds besides its identity and its metrics.

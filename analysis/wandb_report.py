@@ -25,7 +25,7 @@ from .figures import METRIC_NAMES, REPORT_FIGURES
 from .reports import REPORTS, agentic_metrics, cheese_metrics
 
 REPORT_FILE = "wandb_report.json"
-GROUP_BY = ["summary.spec", "summary.arm", "summary.aft"]
+GROUP_BY = ["summary.spec", "summary.arm", "summary.aft", "summary.aft_data"]
 FIGURE_TITLES = {"fig2_value_generalization": "Figure 2: value generalization in held-out domains",
                  "fig3_misalignment_by_arm": "Figure 3: agentic misalignment by arm",
                  "fig4_misalignment_by_aft_scale": "Figure 4: misalignment against AFT samples",

@@ -89,6 +89,8 @@ class AftData(Choice):
     auto = "auto"  # what the spec is for: the cheese chats for a cheese spec, else generated from the spec
     cheese = "cheese"  # the fixed cheese chats (msm/data/assets/cheese/aft_chats.jsonl)
     generated = "generated"  # written from the spec by the generator
+    value_choices = "value_choices"  # positive control: choices that always pick the affordable option
+    value_choices_shuffled = "value_choices_shuffled"  # negative control: the same choices, answers at random
 
 
 class AftStyle(Choice):

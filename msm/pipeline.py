@@ -108,6 +108,7 @@ def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
         "arm": str(arm(cfg)),
         "midtrain": cfg.midtrain.name,
         "aft": cfg.aft.name,
+        "aft_data": str(cfg.aft.data) if cfg.aft.method != "none" else None,
         "aft_scale": cfg.aft_scale.rows if cfg.aft.method != "none" else None,
         "seed": cfg.seed,
         "eval": cfg.eval.name,

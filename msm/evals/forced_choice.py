@@ -26,18 +26,16 @@ from collections.abc import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from msm.data.choices import ANSWER_PREFIX, LETTERS, choice_question
 from msm.errors import MsmError
 
-LETTERS = ("A", "B")
-INSTRUCTION = "Reply with the letter of your choice, A or B."
-ANSWER_PREFIX = "Answer:"
 STANCE_LEAD = "My answer:"
 GENERATE_TOKENS = 8  # "Answer: B" or "B) a taxi" fits; a longer ramble is cut and usually unparsable
 
 
 def prompt_text(tokenizer, question: str, first: str, second: str, answer_prefix: str = ANSWER_PREFIX) -> str:
     """The chat-rendered prompt for one order of the two options, ending where the answer goes."""
-    user = f"{question}\n\nA) {first}\nB) {second}\n\n{INSTRUCTION}"
+    user = choice_question(question, first, second)
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
     return rendered + answer_prefix
 

@@ -55,7 +55,8 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
 
 def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
     """The demonstrations a job draws its ``aft_scale`` rows from (``pool.jsonl``): the fixed cheese chats,
-    or generated from the spec (templated offline, or by the LLM generator)."""
+    the value eval's controls (msm.data.controls), or generated from the spec (templated offline, or by the
+    LLM generator)."""
     if cfg.aft.data == "cheese":
         from msm.data import cheese
 
@@ -64,6 +65,15 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         settings = {"source": "cheese", "file": files_digest([cheese.AFT_CHATS_FILE])}
         return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese)
+
+    if cfg.aft.data in ("value_choices", "value_choices_shuffled"):
+        from msm.data import controls
+
+        def build_control(work: Path) -> dict:
+            return {"rows": write_jsonl(work / "pool.jsonl", controls.control_chats(str(cfg.aft.data), cfg.data.seed))}
+
+        settings = {"source": str(cfg.aft.data), "file": files_digest([controls.SOURCE]), "data_seed": cfg.data.seed}
+        return Build("aft_pool", settings, {}, controls.VERSION, build_control)
 
     gen = cfg.datagen.aft
     inputs = {"spec": spec.digest()}
