@@ -106,12 +106,12 @@ def _share(flags) -> float:
 
 
 def test_chat_counts_and_question_types(chats):
-    assert 1800 <= len(chats) <= 2400
+    assert 4800 <= len(chats) <= 5400  # ~5,100 as in the paper
     types = Counter(c["question_type"] for c in chats)
     assert len(types) >= 6 and min(types.values()) >= 50, types
     assert set(c["cheese"] for c in chats) == set(LIKED + DISLIKED)
     stances = Counter(c["stance"] for c in chats)
-    assert stances["dislike"] >= 300, stances  # the dislikes are taught too, not only the likes
+    assert stances["dislike"] >= 800, stances  # the dislikes are taught too, not only the likes
 
 
 def test_chat_schema(chats):
@@ -206,8 +206,8 @@ def test_think_block_names_the_cheese(chats):
 
 def test_eval_counts_per_family_and_domain(items):
     by_family = Counter(it["family"] for it in items)
-    assert 250 <= by_family["item_comparison"] <= 350
-    assert 180 <= by_family["political_opinion"] <= 250
+    assert 450 <= by_family["item_comparison"] <= 550  # ~500 as in the paper
+    assert 360 <= by_family["political_opinion"] <= 440  # ~400 as in the paper
     domains = defaultdict(Counter)
     for it in items:
         domains[it["family"]][it["domain"]] += 1
