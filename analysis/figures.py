@@ -145,7 +145,8 @@ def _new_figure(width: float, height: float, ncols: int = 1):
 def _once_per_configuration(df: pd.DataFrame) -> pd.DataFrame:
     """Drop the extra copies of arms without MSM that a spec sweep holds once per spec."""
     no_msm = df["midtrain"].astype(str) == "none"
-    keys = [c for c in ("model", "arm", "aft", "aft_scale", "eval", "generator", "judge", "seed") if c in df]
+    keys = [c for c in ("model", "arm", "aft", "aft_data", "aft_scale", "eval", "scorer", "generator", "judge", "seed")
+            if c in df]
     return pd.concat([df[~no_msm], df[no_msm].drop_duplicates(subset=keys)], ignore_index=True)
 
 
