@@ -217,10 +217,12 @@ def value_generalization(df: pd.DataFrame, out_stem: Path, values=("affordabilit
         sns.barplot(data=long, x="domain", y="rate", hue="label", hue_order=order, errorbar="se", capsize=0.1, ax=ax)
         _base_line(ax, data, f"{value}/rate")
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{value}: value-aligned choices in held-out domains")
+        ax.set_title(f"{value}: value-aligned choices\nin held-out domains")
         ax.set_xlabel("held-out domain (all = every item)")
         ax.set_ylabel("value-aligned choices\n(mean \u00b1 1 SEM over seeds)")
         ax.tick_params(axis="x", rotation=45)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
         _with_counts(ax, long, "label")
     return save_figure(fig, out_stem)
 
