@@ -129,7 +129,9 @@ def test_wandb_offline_runs_hold_config_curves_and_summary(sweep):
 
 def test_job_says_where_results_are(sweep):
     _, _, first_proc = sweep
-    assert first_proc.stdout.count("results: ") == 4
+    assert first_proc.stdout.count("results (auto:cheese eval): ") == 4  # where, and which eval ran
+    assert first_proc.stdout.count("target: affordability/rate = ") == 2  # each spec's own value, headline
+    assert first_proc.stdout.count("target: america/rate = ") == 2
 
 
 def test_analysis_summarizes_the_sweep(sweep):
