@@ -13,8 +13,9 @@ import re
 import sys
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from msm.confdoc import help_text
 from msm.config import register_configs
 
 _SEED_RANGE = re.compile(r"^(seed)=(\d+)-(\d+)$")
@@ -37,6 +38,7 @@ def expand_seed_ranges(argv: list[str]) -> list[str]:
 
 
 register_configs()
+OmegaConf.register_new_resolver("msm_config_groups", help_text)  # --help (conf/hydra/help/msm.yaml)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

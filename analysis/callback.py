@@ -35,5 +35,7 @@ class AnalyzeSweep(Callback):
             log.exception("analysis of %s failed", sweep)
             print(f"analysis failed ({type(err).__name__}: {err}); the jobs' results are in {sweep}")
             return
-        print(f"{len(result['jobs'])} job(s) finished, {len(result['problems'])} without metrics"
-              + (f" (see {sweep / 'problems.csv'})" if len(result["problems"]) else ""))
+        problems = len(result["problems"])
+        print(f"{len(result['jobs'])} job(s) finished, {problems} failed or stopped without metrics"
+              + (f" (see {sweep / 'problems.csv'})" if problems else "")
+              + f"; tables and figures in {sweep}; again any time: python -m analysis {sweep}")

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from msm.errors import MsmError
+from msm.evals.target import fisher
 
 from .results import ARMS, check_replicates, group_columns, rate_columns, to_long
 
@@ -84,9 +85,8 @@ def compare_values(a: Sequence[float], b: Sequence[float], ka: float = NAN, na: 
             out["perm_p"] = float(perm.pvalue)
             out["perm_exact"] = math.comb(len(a) + len(b), len(a)) <= MAX_PERMUTATIONS
         if not any(math.isnan(x) for x in (ka, na, kb, nb)) and na > 0 and nb > 0:
-            ka_, kb_ = int(round(ka)), int(round(kb))
-            odds, p = stats.fisher_exact([[ka_, int(round(na)) - ka_], [kb_, int(round(nb)) - kb_]])
-            out.update(fisher_odds=float(odds), fisher_p=float(p))
+            odds, p = fisher(ka, na, kb, nb)
+            out.update(fisher_odds=odds, fisher_p=p)
     return out
 
 

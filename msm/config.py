@@ -138,6 +138,16 @@ class LoggerMode(Choice):
     disabled = "disabled"
 
 
+class LogLevel(Choice):
+    """How much a job prints. ``info``: msm's own progress, one bar per long stage, library deprecation
+    warnings silenced; ``debug``: everything the libraries say too (their progress bars, deprecation
+    warnings, the Trainer's per-step log lines); ``warning``: problems and the closing summary only."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+
+
 class Arm(Choice):
     """The paper's arms, in the order they are read: controls first, the full method last.
 
@@ -286,6 +296,13 @@ class TrainStage:
     max_seq_len: Optional[int] = None  # null = the model's max_seq_len
     precision: Precision = Precision.auto
     save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
+    # recompute activations in the backward pass instead of keeping them: the same numbers, more compute,
+    # a fraction of the memory (the embedded demo turns it on to fit a laptop; there it costs no wall time)
+    activation_checkpointing: bool = False
+    # round each batch's width up to a multiple of this (padding carries no labels and is attended by
+    # no real token): fewer distinct shapes, so CPU kernels and their memory are reused (transforms.py).
+    # Part of the key: under bf16 the shapes change the rounding, so the numbers move at bf16-noise level
+    pad_to_multiple_of: int = 128
     logging_steps: int = 5
     lora: LoraConfig = field(default_factory=LoraConfig)
 
@@ -373,6 +390,15 @@ class PathsConfig:
 
 
 @dataclass
+class SummaryConfig:
+    """What a job's closing summary adds (msm/summary.py): an experiment preset's word on what its result
+    means, and the commands worth running next (``{results}``: the job's folder, or the sweep's)."""
+
+    note: Optional[str] = None
+    next: list[str] = field(default_factory=list)
+
+
+@dataclass
 class TrainConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -387,10 +413,12 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
     train: HealthConfig = field(default_factory=HealthConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
+    log_level: LogLevel = LogLevel.info  # debug brings back every library's output (so does hydra.verbose=true)
 
 
 def register_configs() -> None:

@@ -11,7 +11,6 @@ one, and writes what the job reports into its output folder.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -19,11 +18,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm import tracking
+from msm import console, summary, tracking
 from msm.config import Arm, EvalKind
 from msm.errors import MsmError
 from msm.evals.target import target
-from msm.jsonl import write_json, write_jsonl
+from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.specs import Spec, resolve_spec
 from msm.stages import checks
 from msm.stages.common import resolve_auto
@@ -141,6 +140,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
 
 
 def _run(cfg: DictConfig, job_dir: Path) -> dict:
+    console.configure(cfg.log_level)
     checks.check(cfg)  # reads the spec: a job that cannot run fails here
     cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
     stages = checks.stage_prefix(cfg.stages)
@@ -161,21 +161,30 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
         record = _run_stages(cfg, stages, spec, store, tracker, ident)
         ok = True
     finally:
-        built = [{"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2)} for r in store.records]
+        built = [{"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2),
+                  "peak_rss_mb": round(r.peak_rss_mb)} for r in store.records]
         write_json(job_dir / "artifacts.json", built)
         tracker.finish(exit_code=0 if ok else 1)
     if cfg.datagen.preview:
         print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
-    elif "eval" in stages:
+        return record
+    if "eval" in stages:
         write_json(job_dir / "metrics.json", record)
-        print(f"results ({record['eval']} eval): {job_dir / 'metrics.json'}")
-        print(_target_line(record))
-    else:
-        print(f"stopped after stages={stages}; artifacts listed in {job_dir / 'artifacts.json'}")
-    for stage in ("midtrain", "aft"):  # said again at the end, where it is read
-        if record.get(f"train/{stage}/health", "ok") != "ok":
-            print(record[f"train/{stage}/health"], file=sys.stderr)
+    text = summary.render(record, store.records, job_dir, spec.path, cfg.summary.note, cfg.summary.next,
+                          _results_dir(job_dir), stages)
+    atomic_write_text(job_dir / summary.SUMMARY_FILE, text)
+    print(text, end="")
     return record
+
+
+def _results_dir(job_dir: Path) -> Path:
+    """The folder the analysis reads: the sweep's for a job of a sweep, else the job's own."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir)
+    return job_dir
 
 
 def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tracker: tracking.Tracker,
@@ -223,15 +232,6 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     # The identity goes into the summary too, so a W&B project reads back into the same records (analysis).
     tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float, str))})
     return record
-
-
-def _target_line(record: dict) -> str:
-    if not record.get("target/measured"):
-        return f"target not measured: {record.get('target/reason')}"
-    base = f" (untrained model: {record['base/target/rate']:.3f})" if "base/target/rate" in record else ""
-    n = f", n={record['target/n']}" if "target/n" in record else ""
-    scorer = f" (scorer: {record['scorer']})" if record.get("scorer") else ""
-    return f"target: {record['target/metric']} = {record['target/rate']:.3f}{base}{n}{scorer}"
 
 
 def _train_stats(stage: str, art: Artifact) -> dict:

@@ -28,6 +28,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from msm import memory
 from msm.jsonl import write_json
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class BuildRecord:
     key: str
     built: bool
     seconds: float
+    peak_rss_mb: float  # the process's resident-memory peak during the call (msm.memory)
 
 
 class Store:
@@ -132,6 +134,8 @@ class Store:
         """
         stage, key = b.stage, b.key
         t0 = time.perf_counter()
+        memory.release()  # what the previous stage freed, so this stage's peak is its own
+        memory.reset_peak()
         found = self.get(stage, key)
         if found is None:
             stage_dir = self.root / stage
@@ -140,10 +144,10 @@ class Store:
                 found = self.get(stage, key)  # someone may have built it while we waited
                 if found is None:
                     found = self._build_locked(b, key)
-                    self.records.append(BuildRecord(stage, key, True, time.perf_counter() - t0))
+                    self.records.append(BuildRecord(stage, key, True, time.perf_counter() - t0, memory.peak_mb()))
                     return found
         log.info("reusing %s/%s", stage, key)
-        self.records.append(BuildRecord(stage, key, False, time.perf_counter() - t0))
+        self.records.append(BuildRecord(stage, key, False, time.perf_counter() - t0, memory.peak_mb()))
         return found
 
     def _build_locked(self, b: Build, key: str) -> Artifact:

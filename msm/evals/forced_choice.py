@@ -53,15 +53,17 @@ def letter_ids(tokenizer) -> tuple[int, int]:
     return ids[0], ids[1]
 
 
-def _forward(model, input_ids: list[list[int]], pad_id: int, bf16: bool):
-    """Logits of a left-padded batch, positions counted from each row's first real token."""
+def _forward(model, input_ids: list[list[int]], pad_id: int, bf16: bool, keep: int):
+    """Logits of the last ``keep`` positions of a left-padded batch, positions counted from each row's first
+    real token. Only the positions a scorer reads are projected onto the vocabulary: full-vocabulary logits
+    of every position would be most of the eval's memory."""
     device = next(model.parameters()).device
     width = max(len(x) for x in input_ids)
     ids = torch.tensor([[pad_id] * (width - len(x)) + list(x) for x in input_ids], device=device)
     mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in input_ids], device=device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        return model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+        return model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits.float()
 
 
 @torch.no_grad()
@@ -73,7 +75,7 @@ def p_first_option(
     out: list[float] = []
     for i in tqdm(range(0, len(prompts), batch_size), desc=desc, unit="batch"):
         ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts[i : i + batch_size]]
-        pair = _forward(model, ids, tokenizer.pad_token_id, bf16)[:, -1, [a_id, b_id]].log_softmax(-1)
+        pair = _forward(model, ids, tokenizer.pad_token_id, bf16, keep=1)[:, -1, [a_id, b_id]].log_softmax(-1)
         out.extend(pair[:, 0].exp().tolist())
     return out
 
@@ -91,11 +93,11 @@ def continuation_logprobs(model, tokenizer, pairs: Sequence[tuple[str, str]], ba
         if any(not t for t in tails):
             raise MsmError("a stance continuation tokenizes to nothing")
         rows = [h + t for h, t in zip(heads, tails)]
-        logp = _forward(model, rows, tokenizer.pad_token_id, bf16).log_softmax(-1)
-        width = logp.shape[1]
-        for r, (row, tail) in enumerate(zip(rows, tails)):
-            start = width - len(tail)  # left-padded: the continuation is the last len(tail) positions
-            picked = logp[r, start - 1 : width - 1].gather(-1, torch.tensor(tail, device=logp.device)[:, None])
+        keep = max(len(t) for t in tails) + 1  # each continuation token is read at the position before it
+        logp = _forward(model, rows, tokenizer.pad_token_id, bf16, keep=keep).log_softmax(-1)
+        for r, tail in enumerate(tails):
+            start = keep - len(tail)  # left-padded: the continuation is the last len(tail) positions
+            picked = logp[r, start - 1 : keep - 1].gather(-1, torch.tensor(tail, device=logp.device)[:, None])
             out.append(float(picked.mean()))
     return out
 

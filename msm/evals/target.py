@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from scipy import stats
+
 from msm.config import EvalKind
 
 
@@ -20,6 +22,15 @@ def measured_values(metrics: dict) -> list[str]:
     """The values the eval's items label (each has a count, ``<value>/n``, even when no answer was usable)."""
     return sorted(k.split("/")[0] for k in metrics if k.count("/") == 1 and k.endswith("/n")
                   and not k.startswith(("diagnostic/", "target/")))
+
+
+def fisher(ka: float, na: float, kb: float, nb: float) -> tuple[float, float]:
+    """(odds ratio, two-sided p) of Fisher's exact test of ``ka/na`` vs ``kb/nb``, counts rounded to whole
+    events (the letter scorer's order-averaged half events included); the job summary and the analysis
+    both test with it."""
+    ka_, kb_ = int(round(ka)), int(round(kb))
+    odds, p = stats.fisher_exact([[ka_, int(round(na)) - ka_], [kb_, int(round(nb)) - kb_]])
+    return float(odds), float(p)
 
 
 def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> dict:

@@ -21,8 +21,9 @@ from msm.store import Build, Store, files_digest
 
 LogFn = Callable[[dict], None]
 
-TRAIN_BOOKKEEPING = ("name", "save_steps", "logging_steps")
-"""Training settings that change how a run is recorded, not what it learns: left out of its key."""
+TRAIN_BOOKKEEPING = ("name", "save_steps", "logging_steps", "activation_checkpointing")
+"""Training settings that change how a run is recorded or how much memory it takes, not what it learns
+(activation checkpointing recomputes the same activations): left out of its key."""
 
 
 @dataclass(frozen=True)

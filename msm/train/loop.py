@@ -19,8 +19,11 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, get_peft_model
+from tqdm.auto import tqdm
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from msm import console
 from msm.config import HealthConfig
 from msm.data.transforms import IGNORE_INDEX, collate_packed
 from msm.errors import EmptyDatasetError, MsmError, NonFiniteLossError
@@ -60,6 +63,29 @@ class _Watch(TrainerCallback):
                 self.step_times[-args.logging_steps :]
             )
         self.log_fn(record)
+
+
+class _Progress(TrainerCallback):
+    """One progress bar per stage (updates done, ETA, latest loss) in place of the Trainer's bar and its
+    log dict printed every ``logging_steps`` (``log_level=debug`` brings those back)."""
+
+    def __init__(self, stage: str):
+        self.stage, self.bar = stage, None
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.stage, unit="update",
+                        dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kw):
+        self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if self.bar is not None and "loss" in (logs or {}):
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+
+    def on_train_end(self, args, state, control, **kw):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -170,6 +196,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         save_strategy="steps",
         save_steps=stage_cfg.save_steps,
         save_total_limit=1,
+        activation_checkpointing=stage_cfg.activation_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},  # the reentrant variant needs input grads under LoRA
         seed=seed,
         data_seed=seed,
         use_cpu=not on_gpu,
@@ -184,10 +212,15 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=partial(collate_packed, pad_token_id=tokenizer.pad_token_id),
+        data_collator=partial(collate_packed, pad_token_id=tokenizer.pad_token_id,
+                              pad_to_multiple_of=stage_cfg.pad_to_multiple_of),
         processing_class=tokenizer,
         callbacks=[watch],
     )
+    if not console.verbose():  # the Trainer adds one of the two, depending on transformers' log level
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(_Progress(stage))
     last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)

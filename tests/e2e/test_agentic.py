@@ -85,7 +85,8 @@ def test_a_trio_spec_runs_the_agentic_eval_by_default(tmp_path, shared_store):
     out = run_train(["spec=value_aug", "model=tiny", f"paths.store={shared_store}", f"hydra.run.dir={tmp_path}/run",
                      "logger=none"])
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "results (auto:agentic eval)" in out.stdout and "target not measured: no LLM judge" in out.stdout
+    assert "eval       auto:agentic" in out.stdout and "target not measured: no LLM judge" in out.stdout
+    assert "harmful_evidence/rate: trained " in out.stdout  # the rule-based rate, beside the base model's
     r = read_json(tmp_path / "run" / "metrics.json")
     assert r["eval"] == "auto:agentic" and r["harmful_evidence/conditions"] == 3 and "affordability/rate" not in r
     assert r["policy_misuse/measured"] is False

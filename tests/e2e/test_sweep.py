@@ -127,11 +127,20 @@ def test_wandb_offline_runs_hold_config_curves_and_summary(sweep):
             assert json.dumps(m[key]).encode() in log, key
 
 
-def test_job_says_where_results_are(sweep):
-    _, _, first_proc = sweep
-    assert first_proc.stdout.count("results (auto:cheese eval): ") == 4  # where, and which eval ran
-    assert first_proc.stdout.count("target: affordability/rate = ") == 2  # each spec's own value, headline
-    assert first_proc.stdout.count("target: america/rate = ") == 2
+def test_every_job_closes_with_its_summary(sweep):
+    sweep_dir, _, first_proc = sweep
+    out = first_proc.stdout
+    assert out.count("== job summary") == 4 and out.count("eval       auto:cheese, scorer letter") == 4
+    assert out.count("affordability/rate (the target)") == 2  # each spec's own value is its headline
+    assert out.count("america/rate (the target)") == 2
+    assert out.count(f"python -m analysis {sweep_dir}") >= 4  # a sweep's jobs point at the sweep, not themselves
+    for job in job_dirs(sweep_dir):
+        text = (job / "summary.txt").read_text()
+        assert text in out and "Fisher's exact p=" in text
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("4 job(s) finished, 0 failed") and last.endswith(f"python -m analysis {sweep_dir}")
+    # quiet by default: no library deprecation warnings, no Trainer log dict per logging step
+    assert "FutureWarning" not in first_proc.stderr and "{'loss'" not in out
 
 
 def test_analysis_summarizes_the_sweep(sweep):

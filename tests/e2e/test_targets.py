@@ -57,7 +57,7 @@ def test_an_unmeasurable_value_is_said_and_a_new_item_file_measures_it(tmp_path,
     r = read_json(tmp_path / "b" / "metrics.json")
     assert r["target/measured"] is True and r["target/metric"] == "simplicity/rate" and r["target/n"] == 6
     assert r["target/rate"] == r["simplicity/rate"] and "base/target/rate" in r
-    assert "target: simplicity/rate = " in out.stdout
+    assert "simplicity/rate (the target): trained " in out.stdout and "affordability/rate (off-target)" in out.stdout
 
 
 def test_a_malformed_item_file_fails_before_anything_runs(tmp_path):

@@ -47,7 +47,7 @@ def test_every_option_composes(group):
         assert cfg is not None
 
 
-@pytest.mark.parametrize("group", GROUPS + ["hydra/launcher"])
+@pytest.mark.parametrize("group", GROUPS + ["hydra/launcher", "hydra/help"])
 def test_every_option_file_opens_with_a_comment(group):
     for path in (CONF / group).glob("*.yaml"):
         assert path.read_text().lstrip().startswith("#"), f"{path} should open with a comment saying what it is for"

@@ -23,3 +23,20 @@ def test_packed_batch_matches_each_sequence_alone(tiny_model_dir):
         leaky = model(input_ids=batch["input_ids"][:1, :12], position_ids=torch.arange(12)[None]).logits
         alone = model(input_ids=torch.tensor([seqs[1]])).logits[0]
         assert not torch.allclose(leaky[0, 7:12], alone, atol=1e-3)
+
+
+def test_rounding_the_width_changes_shapes_not_the_loss(tiny_model_dir):
+    """pad_to_multiple_of pads every batch to a few widths (a CPU memory fix, see collate_packed); the padding
+    carries no labels and no real token attends to it, so the loss is the unpadded loss."""
+    model = load_model(tiny_model_dir, dtype="float32")
+    g = torch.Generator().manual_seed(1)
+    seqs = [torch.randint(3, 1000, (n,), generator=g).tolist() for n in (11, 6, 9)]
+    rows = pack_sequences({"input_ids": seqs, "labels": seqs}, max_len=20)
+    features = [{k: rows[k][i] for k in rows} for i in range(len(rows["input_ids"]))]
+    exact = collate_packed(features, pad_token_id=0)
+    rounded = collate_packed(features, pad_token_id=0, pad_to_multiple_of=16)
+    assert exact["input_ids"].shape[1] == 17 and rounded["input_ids"].shape[1] == 32
+    assert (rounded["labels"][:, 17:] == -100).all()
+    with torch.no_grad():
+        losses = [model(**batch).loss for batch in (exact, rounded)]
+    torch.testing.assert_close(losses[0], losses[1], atol=1e-6, rtol=0)  # fp32: equal up to summation order

@@ -1,0 +1,52 @@
+"""What a job prints: msm's own progress and problems by default, every library's output on request.
+
+A first run used to print hundreds of progress-bar lines (one per ``datasets.map`` call, per tokenizer
+pass), the Trainer's log dict every few steps and the same deprecation warnings once per stage, none
+of which the user can act on. ``log_level`` (a top-level setting) chooses:
+
+- ``info`` (default): msm's log lines, one progress bar per long stage (document generation, each
+  training stage, each eval), library progress bars off, library deprecation warnings silenced, the
+  libraries' own INFO logs off;
+- ``debug``: everything back, as the libraries print it (``hydra.verbose=true`` implies it);
+- ``warning``: problems and the closing summary only, no progress bars.
+
+The setting is process-wide (like :mod:`logging` itself), so stages ask :func:`verbose` rather than
+taking a flag through every call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+from msm.config import LogLevel
+
+LIBRARIES = ("transformers", "peft", "datasets", "accelerate", "torch", "huggingface_hub", "trl")
+_level = LogLevel.info
+
+
+def configure(level: str) -> None:
+    global _level
+    _level = LogLevel(level)
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # hydra.verbose=true
+        _level = LogLevel.debug
+    if _level == LogLevel.debug:
+        return
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    for lib in LIBRARIES:
+        warnings.filterwarnings("ignore", category=FutureWarning, module=rf"{lib}(\.|$)")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=rf"{lib}(\.|$)")
+    if _level == LogLevel.warning:
+        logging.getLogger("msm").setLevel(logging.WARNING)
+        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it for every bar it creates
+
+
+def verbose() -> bool:
+    """True when the libraries should print as they would without msm (``log_level=debug``)."""
+    return _level == LogLevel.debug
