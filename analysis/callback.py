@@ -3,12 +3,15 @@
 ``conf/train.yaml`` registers it (``hydra.callbacks.analysis``). Hydra calls ``on_multirun_end`` on the
 launching machine once every job has returned, local or Slurm alike; it reads the sweep folder, as
 ``python -m analysis <sweep>`` does, so a sweep whose launcher was detached or killed is analysed with
-that command instead. A failure here is reported and never fails the sweep: the jobs' results are
-already on disk. Turn it off with ``~hydra.callbacks.analysis``.
+that command instead. A failure of the analysis is reported and never fails the sweep: the jobs' results
+are already on disk. Jobs that failed (their ``status.json`` says so; train.py lets the sweep go on past
+them) are listed with their error, and the sweep then exits with a non-zero status. Turn it off with
+``~hydra.callbacks.analysis``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -18,24 +21,47 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+def job_states(sweep: Path) -> tuple[int, list[tuple[Path, str]], int]:
+    """(jobs with metrics, [(job folder, first line of its error)] of the failed ones, the others: still
+    running, killed, or stopped before the eval), read from the job folders' files."""
+    finished, failed, other = 0, [], 0
+    for status in sorted(sweep.glob("*/status.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
+        try:
+            record = json.loads(status.read_text())
+        except (OSError, ValueError):
+            record = {}
+        if (status.parent / "metrics.json").is_file():
+            finished += 1
+        elif record.get("status") == "failed":
+            failed.append((status.parent, (record.get("error") or "failed without a message").splitlines()[0]))
+        else:
+            other += 1
+    return finished, failed, other
+
+
 class AnalyzeSweep(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        self._analyse(sweep)
+        finished, failed, other = job_states(sweep)
+        for job, error in failed:
+            print(f"failed: {job}: {error}")
+        print(f"{finished} job(s) finished, {len(failed)} failed"
+              + (f", {other} without metrics (running, killed or stopped before the eval)" if other else "")
+              + f"; tables and figures in {sweep}; again any time: python -m analysis {sweep}")
+        if failed:  # the sweep's exit status says so too; every other job ran and its results are on disk
+            raise SystemExit(f"{len(failed)} job(s) of the sweep failed (listed above)")
+
+    def _analyse(self, sweep: Path) -> None:
         from msm.errors import MsmError
 
         from .cli import analyse
 
-        sweep = Path(config.hydra.sweep.dir)
         print(f"\n== analysing the sweep in {sweep} (again any time: python -m analysis {sweep}) ==")
         try:
-            result = analyse([sweep])
+            analyse([sweep])
         except MsmError as err:
             print(f"analysis skipped: {err}")
-            return
         except Exception as err:  # the sweep's results are on disk; a plotting bug must not fail the sweep
             log.exception("analysis of %s failed", sweep)
             print(f"analysis failed ({type(err).__name__}: {err}); the jobs' results are in {sweep}")
-            return
-        problems = len(result["problems"])
-        print(f"{len(result['jobs'])} job(s) finished, {problems} failed or stopped without metrics"
-              + (f" (see {sweep / 'problems.csv'})" if problems else "")
-              + f"; tables and figures in {sweep}; again any time: python -m analysis {sweep}")

@@ -9,16 +9,19 @@ exists. A problem is a plain sentence naming the field, so a user fixes all of t
 
 from __future__ import annotations
 
+import difflib
 import os
+from dataclasses import is_dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from msm.config import STAGES, EvalKind, ModelConfig
+from msm.config import STAGES, EvalKind, ModelConfig, TrainConfig
 from msm.errors import MsmError
 from msm.llm import settings_problems
 from msm.specs import resolve_spec
 from msm.stages.common import plain, resolve_auto
+from msm.stages.data import pool_size
 
 
 class PreflightError(MsmError):
@@ -50,7 +53,7 @@ def stage_prefix(stages) -> list[str]:
 
 def problems(cfg: DictConfig) -> list[str]:
     """Every reason this job cannot run as configured (empty when it can)."""
-    out: list[str] = []
+    out: list[str] = unknown_keys(cfg)
     try:
         stages = stage_prefix(cfg.stages)
     except MsmError as e:
@@ -68,6 +71,28 @@ def problems(cfg: DictConfig) -> list[str]:
         out += eval_problems(cfg)
         if uses_judge(cfg):
             out += settings_problems(plain(cfg.judge), "judge")
+    return out
+
+
+def unknown_keys(cfg: DictConfig) -> list[str]:
+    """Keys that a ``+key=value`` override added and the schema (msm/config.py) does not have: Hydra
+    accepts them, and nothing would ever read them (``+midtrain.lrr=1`` would train at the default lr)."""
+    out: list[str] = []
+
+    def walk(node: DictConfig, schema: DictConfig, prefix: str) -> None:
+        known = [str(k) for k in schema.keys()]
+        for key in node.keys():
+            name = f"{prefix}{key}"
+            if str(key) not in known:  # not `in schema`: that is False for a MISSING field
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+                out.append(f"{name}: not a setting msm knows{hint}; `python train.py --cfg job` lists them all")
+                continue
+            child, ref = node._get_node(key), schema._get_node(key)
+            if isinstance(child, DictConfig) and isinstance(ref, DictConfig) and is_dataclass(OmegaConf.get_type(ref)):
+                walk(child, ref, f"{name}.")
+
+    walk(cfg, OmegaConf.structured(TrainConfig), "")
     return out
 
 
@@ -125,6 +150,12 @@ def data_problems(cfg: DictConfig) -> list[str]:
         rows = cfg.aft_scale.rows
         if rows is not None and rows <= 0:
             out.append(f"aft_scale.rows={rows}: a job trains on at least one AFT row (or aft_scale=all)")
+        elif rows is not None and cfg.aft.data != "auto":  # auto: the spec was unreadable, reported already
+            size, exact = pool_size(cfg)
+            if rows > size:
+                grow = "" if exact else "; or raise datagen.aft.target_rows"
+                out.append(f"aft_scale.rows={rows}: the AFT pool (aft.data={cfg.aft.data}) holds "
+                           f"{'only' if exact else 'at most'} {size} rows: lower aft_scale{grow}")
         mix = cfg.datagen.aft
         if cfg.aft.data == "generated" and cfg.generator.backend != "offline" and mix.mix_rows:
             if not mix.mix_path:

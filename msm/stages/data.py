@@ -108,6 +108,20 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
 
 
+def pool_size(cfg: DictConfig) -> tuple[int, bool]:
+    """(rows, exact) of the AFT pool a job draws from, known before it is built: the fixed pools are
+    counted, a generated pool holds at most ``datagen.aft.target_rows`` (exact False)."""
+    if cfg.aft.data == "cheese":
+        from msm.data import cheese
+
+        return len(cheese.load_aft_chats()), True
+    if cfg.aft.data in ("value_choices", "value_choices_shuffled"):
+        from msm.data import controls
+
+        return len(controls.control_chats(str(cfg.aft.data), cfg.data.seed)), True
+    return int(cfg.datagen.aft.target_rows), False
+
+
 def preview(cfg: DictConfig, spec: Spec) -> dict:
     """Run each LLM data step of the job on a tiny slice, print samples and the estimated cost, publish nothing."""
     client = llm_client(cfg)

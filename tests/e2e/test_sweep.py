@@ -138,7 +138,7 @@ def test_every_job_closes_with_its_summary(sweep):
         text = (job / "summary.txt").read_text()
         assert text in out and "Fisher's exact p=" in text
     last = out.strip().splitlines()[-1]
-    assert last.startswith("4 job(s) finished, 0 failed") and last.endswith(f"python -m analysis {sweep_dir}")
+    assert last.startswith("4 job(s) finished, 0 failed;") and last.endswith(f"python -m analysis {sweep_dir}")
     # quiet by default: no library deprecation warnings, no Trainer log dict per logging step
     assert "FutureWarning" not in first_proc.stderr and "{'loss'" not in out
 

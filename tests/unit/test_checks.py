@@ -99,3 +99,19 @@ def test_a_data_only_job_needs_no_model():
 def test_stages_must_be_a_prefix():
     [line] = problems("stages=[eval]")
     assert "prefix" in line
+
+
+def test_a_key_the_schema_does_not_know_is_refused_with_a_suggestion():
+    [line] = problems("model=tiny", "+midtrain.lrr=1")
+    assert line.startswith("midtrain.lrr: not a setting msm knows (did you mean midtrain.lr?)")
+    [line] = problems("model=tiny", "+sede=3")
+    assert line.startswith("sede: not a setting msm knows (did you mean seed?)")
+    assert problems("model=tiny", "midtrain.lr=2e-4") == []
+
+
+@pytest.mark.parametrize("overrides, pool", [(["aft.data=cheese"], "only 5100"),
+                                             (["spec=philosophy", "datagen.aft.target_rows=50"], "at most 50")])
+def test_aft_scale_is_checked_against_its_pool_before_any_stage(overrides, pool):
+    [line] = problems("model=tiny", "aft_scale.rows=100000", *overrides)
+    assert line.startswith("aft_scale.rows=100000: the AFT pool") and pool in line
+    assert problems("model=tiny", "aft_scale.rows=32", *overrides) == []
