@@ -42,30 +42,23 @@ register_configs()
 OmegaConf.register_new_resolver("msm_config_groups", help_text)  # --help (conf/hydra/help/msm.yaml)
 
 
-def _in_sweep() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> dict | None:
     """One job. A job that fails inside a sweep has written its failure record (``status.json``: the error
     in one line; the traceback is in its log) and returns, so the sweep runs every other cell; the sweep's
     last line and exit status count the failures (analysis/callback.py). Run alone, it exits with 1."""
     from msm.errors import MsmError
-    from msm.pipeline import run
+    from msm.pipeline import in_sweep, run
 
     try:
         return run(cfg)
     except MsmError as e:  # the user's input is at fault: one clear line per problem, no traceback
         for line in str(e).splitlines() or [type(e).__name__]:
             print(f"error: {line}", file=sys.stderr)
-        if not _in_sweep():
+        if not in_sweep():
             sys.exit(1)
     except Exception as e:  # a bug or a crash: the traceback goes to the job's log, the sweep goes on
-        if not _in_sweep():
+        if not in_sweep():
             raise
         logging.getLogger("msm").exception("the job failed")
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)

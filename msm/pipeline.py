@@ -177,14 +177,19 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     return record
 
 
-def _results_dir(job_dir: Path) -> Path:
-    """The folder the analysis reads: the sweep's for a job of a sweep, else the job's own."""
+def in_sweep() -> bool:
+    """Whether this job is one of a Hydra sweep (``-m``), local or Slurm."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        return Path(HydraConfig.get().sweep.dir)
-    return job_dir
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _results_dir(job_dir: Path) -> Path:
+    """The folder the analysis reads: the sweep's for a job of a sweep, else the job's own."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().sweep.dir) if in_sweep() else job_dir
 
 
 def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tracker: tracking.Tracker,

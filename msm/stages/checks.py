@@ -66,7 +66,7 @@ def problems(cfg: DictConfig) -> list[str]:
         out += model_problems(cfg.model)
     if uses_generator(cfg):
         out += settings_problems(plain(cfg.generator), "generator")
-    out += data_problems(cfg)
+    out += data_problems(cfg, stages)
     if "eval" in stages:
         out += eval_problems(cfg)
         if uses_judge(cfg):
@@ -141,7 +141,8 @@ def model_problems(m: ModelConfig) -> list[str]:
     return out
 
 
-def data_problems(cfg: DictConfig) -> list[str]:
+def data_problems(cfg: DictConfig, stages: list[str]) -> list[str]:
+    """Sizes against the data they draw from; the AFT scale only for a job that trains AFT."""
     out = []
     target = cfg.datagen.documents.target_documents
     if cfg.midtrain.method != "none" and target <= 0:
@@ -150,7 +151,7 @@ def data_problems(cfg: DictConfig) -> list[str]:
         rows = cfg.aft_scale.rows
         if rows is not None and rows <= 0:
             out.append(f"aft_scale.rows={rows}: a job trains on at least one AFT row (or aft_scale=all)")
-        elif rows is not None and cfg.aft.data != "auto":  # auto: the spec was unreadable, reported already
+        elif rows is not None and "aft" in stages and cfg.aft.data != "auto":  # auto: unreadable spec, reported
             size, exact = pool_size(cfg)
             if rows > size:
                 grow = "" if exact else "; or raise datagen.aft.target_rows"

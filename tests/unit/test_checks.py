@@ -115,3 +115,4 @@ def test_aft_scale_is_checked_against_its_pool_before_any_stage(overrides, pool)
     [line] = problems("model=tiny", "aft_scale.rows=100000", *overrides)
     assert line.startswith("aft_scale.rows=100000: the AFT pool") and pool in line
     assert problems("model=tiny", "aft_scale.rows=32", *overrides) == []
+    assert problems("model=tiny", "aft_scale.rows=100000", "stages=[data]", *overrides) == []  # no AFT: no draw
