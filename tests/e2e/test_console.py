@@ -11,7 +11,7 @@ SHORT = ["model=tiny", "stages=[data,midtrain]", "midtrain.max_steps=3", "midtra
 
 
 @pytest.mark.parametrize("level", ["info", "debug"])
-def test_log_level(tmp_path, shared_store, level):
+def test_log_level(tmp_path, level):
     out = run_train([*SHORT, f"log_level={level}", f"paths.store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path}/run"])
     assert out.returncode == 0, out.stderr[-3000:]
     trainer_lines = out.stdout.count("{'loss'")  # the Trainer's log dict, once per logging step
