@@ -53,11 +53,13 @@ def stage_prefix(stages) -> list[str]:
 
 def problems(cfg: DictConfig) -> list[str]:
     """Every reason this job cannot run as configured (empty when it can)."""
-    out: list[str] = unknown_keys(cfg)
+    out: list[str] = unknown_keys(cfg) + range_problems(cfg)
     try:
         stages = stage_prefix(cfg.stages)
     except MsmError as e:
         return [str(e)]
+    if OmegaConf.is_missing(cfg.spec, "path"):
+        return out + [f"spec={cfg.spec.name} needs spec.path: python train.py spec=file spec.path=path/to/my_spec.md"]
     try:
         cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
     except MsmError as e:
@@ -71,6 +73,36 @@ def problems(cfg: DictConfig) -> list[str]:
         out += eval_problems(cfg)
         if uses_judge(cfg):
             out += settings_problems(plain(cfg.judge), "judge")
+    return out
+
+
+def range_problems(cfg: DictConfig) -> list[str]:
+    """Numbers outside the range where they mean anything. Left alone they give a traceback deep in a
+    stage (a batch of 0 rows) or a silent surprise (``eval.max_items=0`` read as "every item")."""
+    out: list[str] = []
+
+    def need(name: str, value, ok: bool, what: str) -> None:
+        if value is not None and not ok:
+            out.append(f"{name}={value}: {what}")
+
+    need("seed", cfg.seed, cfg.seed >= 0, "a seed is 0 or more")
+    need("data.seed", cfg.data.seed, cfg.data.seed >= 0, "a seed is 0 or more")
+    need("threads", cfg.threads, cfg.threads is None or cfg.threads > 0,
+         "a positive number of torch threads, or null for torch's default")
+    for stage in ("midtrain", "aft"):
+        s = cfg[stage]
+        if s.method == "none":
+            continue
+        for key, what in (("batch_size", "at least 1 packed row per step"), ("grad_accum", "at least 1"),
+                          ("pad_to_multiple_of", "at least 1 (1: no rounding)"), ("save_steps", "at least 1"),
+                          ("logging_steps", "at least 1")):
+            need(f"{stage}.{key}", s[key], s[key] >= 1, what)
+        need(f"{stage}.lr", s.lr, s.lr > 0, "a learning rate is positive")
+        need(f"{stage}.epochs", s.epochs, s.epochs > 0 or s.max_steps > 0, "positive (or set max_steps)")
+    ev = cfg.eval
+    need("eval.max_items", ev.max_items, ev.max_items is None or ev.max_items > 0,
+         "at least 1 item, or null for every item")
+    need("eval.batch_size", ev.batch_size, ev.batch_size >= 1, "at least 1")
     return out
 
 

@@ -116,3 +116,20 @@ def test_aft_scale_is_checked_against_its_pool_before_any_stage(overrides, pool)
     assert line.startswith("aft_scale.rows=100000: the AFT pool") and pool in line
     assert problems("model=tiny", "aft_scale.rows=32", *overrides) == []
     assert problems("model=tiny", "aft_scale.rows=100000", "stages=[data]", *overrides) == []  # no AFT: no draw
+
+
+@pytest.mark.parametrize("override, message", [
+    ("seed=-1", "seed=-1: a seed is 0 or more"),
+    ("threads=-1", "threads=-1: a positive number of torch threads"),
+    ("midtrain.batch_size=0", "midtrain.batch_size=0: at least 1 packed row per step"),
+    ("aft.lr=0", "aft.lr=0.0: a learning rate is positive"),
+    ("eval.max_items=0", "eval.max_items=0: at least 1 item, or null for every item"),
+    ("spec=file", "spec=file needs spec.path: python train.py spec=file spec.path="),
+])
+def test_out_of_range_numbers_and_a_missing_spec_path_are_named(override, message):
+    found = problems("model=tiny", override)
+    assert len(found) == 1 and found[0].startswith(message), found
+
+
+def test_a_stage_that_does_not_run_is_not_range_checked():
+    assert problems("model=tiny", "midtrain=none", "midtrain.batch_size=0") == []
