@@ -67,4 +67,9 @@ def main(cfg: DictConfig) -> dict | None:
 
 if __name__ == "__main__":
     sys.argv = [sys.argv[0], *expand_seed_ranges(sys.argv[1:])]
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through Hydra, torch and the Trainer
+        print("\ninterrupted: published stages and training checkpoints are kept; run the same command again "
+              "to resume", file=sys.stderr)
+        sys.exit(130)

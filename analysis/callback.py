@@ -32,7 +32,7 @@ def job_states(sweep: Path) -> tuple[int, list[tuple[Path, str]], int]:
             record = {}
         if (status.parent / "metrics.json").is_file():
             finished += 1
-        elif record.get("status") == "failed":
+        elif record.get("status") in ("failed", "interrupted"):
             failed.append((status.parent, (record.get("error") or "failed without a message").splitlines()[0]))
         else:
             other += 1

@@ -80,7 +80,7 @@ def _problem(job: Path) -> dict:
                 "reason": f"no {METRICS_FILE} and no {STATUS_FILE}: never started, or killed before it began"}
     status = _read_json(status_path, "status file")
     state = status.get("status", "unknown")
-    if state == "failed":
+    if state in ("failed", "interrupted"):
         reason = status.get("error") or "failed without a message"
     elif state == "running":
         reason = f"no {METRICS_FILE}: still running, or killed or preempted (started {status.get('started', '?')})"

@@ -387,6 +387,7 @@ class DataConfig:
 @dataclass
 class PathsConfig:
     store: str = MISSING
+    lock_timeout_s: float = 43200.0  # how long a job waits for another job building the same stage (-1: forever)
 
 
 @dataclass

@@ -130,6 +130,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     write_json(job_dir / STATUS_FILE, {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     try:
         record = _run(cfg, job_dir)
+    except KeyboardInterrupt:
+        write_json(job_dir / STATUS_FILE, {"status": "interrupted", "error": "interrupted (Ctrl-C); rerun to resume"})
+        raise
     except BaseException as e:
         reason = str(e) if isinstance(e, MsmError) else f"{type(e).__name__}: {e}"
         write_json(job_dir / STATUS_FILE, {"status": "failed", "error": reason or type(e).__name__})
@@ -151,7 +154,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     spec = resolve_spec(cfg.spec.path)
-    store = Store(cfg.paths.store)
+    store = Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
     ident = _identity(cfg, spec, job_dir)
     name = f"{ident['spec']}-{ident['arm']}-{ident['model']}-s{cfg.seed}"
     tracker = tracking.start(cfg, job_dir, name, group=job_dir.parent.name)

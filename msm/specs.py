@@ -165,12 +165,28 @@ def _split_front_matter(path: Path, raw: str) -> tuple[str, str]:
     raise SpecError(path, None, "unterminated front matter: no closing '---' line")
 
 
+def _read_text(path: Path) -> str:
+    """The file as text, or a SpecError naming it: a spec is Markdown in UTF-8, never a binary file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SpecError(path, None, f"cannot be read ({e.strerror or e})") from None
+    if b"\0" in raw:
+        raise SpecError(path, None, "is a binary file, not a Markdown spec (it contains NUL bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise SpecError(path, None, f"is not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}): "
+                                    "save it as UTF-8") from None
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate one spec file; any problem raises SpecError naming the file and field."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, None, "spec file not found")
-    front, body = _split_front_matter(path, path.read_text(encoding="utf-8"))
+    front, body = _split_front_matter(path, _read_text(path))
     try:
         data = yaml.safe_load(front)
     except yaml.YAMLError as exc:

@@ -20,20 +20,24 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from msm import memory
+from msm.errors import MsmError
 from msm.jsonl import write_json
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LOCK_NOTE_EVERY_S = 60.0  # how often a waiting job says it is still waiting
 
 
 def _canonical(obj: Any) -> str:
@@ -108,6 +112,18 @@ class BuildRecord:
     peak_rss_mb: float  # the process's resident-memory peak during the call (msm.memory)
 
 
+def _holder_text(holder: Path) -> str:
+    try:
+        h = json.loads(holder.read_text())
+        return f"pid {h['pid']} on {h['host']} (since {h['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another job"
+
+
+class LockTimeout(MsmError):
+    """A job waited longer than ``paths.lock_timeout_s`` for another job to finish building a stage."""
+
+
 class Store:
     def __init__(self, root: str | Path, lock_timeout_s: float = -1):
         self.root = Path(root).expanduser().resolve()
@@ -140,7 +156,7 @@ class Store:
         if found is None:
             stage_dir = self.root / stage
             (stage_dir / ".partial").mkdir(parents=True, exist_ok=True)
-            with FileLock(str(stage_dir / f".{key}.lock"), timeout=self.lock_timeout_s):
+            with self._lock(stage, key):
                 found = self.get(stage, key)  # someone may have built it while we waited
                 if found is None:
                     found = self._build_locked(b, key)
@@ -149,6 +165,44 @@ class Store:
         log.info("reusing %s/%s", stage, key)
         self.records.append(BuildRecord(stage, key, False, time.perf_counter() - t0, memory.peak_mb()))
         return found
+
+    @contextmanager
+    def _lock(self, stage: str, key: str) -> Iterator[None]:
+        """The stage's build lock. Whoever holds it is written beside it (pid, host, since when), so a job
+        that has to wait says on what, for whom, and for how long it will wait (``lock_timeout_s``), then
+        gives up with a clear message instead of waiting silently forever. The lock is an OS file lock: a
+        holder that is killed releases it with its last file descriptor, so a crashed job never blocks
+        the next; the holder file it leaves behind is only a note and is overwritten."""
+        path = self.root / stage / f".{key}.lock"
+        holder = path.with_suffix(".holder.json")
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            waited, limit = time.monotonic(), self.lock_timeout_s
+            log.info("waiting for %s/%s: %s is building it; waiting up to %s (paths.lock_timeout_s)", stage, key,
+                     _holder_text(holder), "forever" if limit < 0 else f"{limit:.0f}s")
+            while True:
+                step = LOCK_NOTE_EVERY_S if limit < 0 else min(LOCK_NOTE_EVERY_S, limit - (time.monotonic() - waited))
+                try:
+                    lock.acquire(timeout=max(step, 0))
+                    break
+                except Timeout:
+                    spent = time.monotonic() - waited
+                    if 0 <= limit <= spent:
+                        raise LockTimeout(
+                            f"gave up after {spent:.0f}s waiting for {stage}/{key}, which {_holder_text(holder)} is "
+                            f"building: raise paths.lock_timeout_s (now {limit:g}; -1 waits forever), or stop "
+                            f"that job if it is stuck (its lock is {path})") from None
+                    log.info("still waiting for %s/%s (%.0fs so far; %s)", stage, key, spent, _holder_text(holder))
+            log.info("%s/%s: the lock is free after %.0fs", stage, key, time.monotonic() - waited)
+        try:
+            write_json(holder, {"pid": os.getpid(), "host": socket.gethostname(),
+                                "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
 
     def _build_locked(self, b: Build, key: str) -> Artifact:
         stage = b.stage

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from dataclasses import is_dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def stage_prefix(stages) -> list[str]:
 
 def problems(cfg: DictConfig) -> list[str]:
     """Every reason this job cannot run as configured (empty when it can)."""
-    out: list[str] = unknown_keys(cfg) + range_problems(cfg)
+    out: list[str] = unknown_keys(cfg) + range_problems(cfg) + path_problems(cfg)
     try:
         stages = stage_prefix(cfg.stages)
     except MsmError as e:
@@ -104,6 +105,21 @@ def range_problems(cfg: DictConfig) -> list[str]:
          "at least 1 item, or null for every item")
     need("eval.batch_size", ev.batch_size, ev.batch_size >= 1, "at least 1")
     return out
+
+
+def path_problems(cfg: DictConfig) -> list[str]:
+    """The store must be a folder this process can create and write in. Tried for real (create the folder,
+    write and delete a file): permission bits say nothing for root, a read-only mount or a full disk.
+    Found out later, the job would fail with a traceback after composing, or after a stage ran."""
+    store = Path(str(cfg.paths.store)).expanduser()
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=store, prefix=".msm-write-check-"):
+            pass
+    except OSError as e:
+        return [f"paths.store={store}: cannot write there ({e.strerror or type(e).__name__}); point paths.store "
+                "(or the MSM_STORE environment variable) at a folder you can write to"]
+    return []
 
 
 def unknown_keys(cfg: DictConfig) -> list[str]:

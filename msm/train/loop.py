@@ -46,6 +46,10 @@ class _Watch(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if self.t_step is not None:
             self.step_times.append(time.perf_counter() - self.t_step)
+        # Log at every checkpoint and at the last step, so the logged windows tile every step: a resumed
+        # run then reports the same mean loss as an uninterrupted one (see mean_logged_loss).
+        if control.should_save or state.global_step >= state.max_steps:
+            control.should_log = True
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
@@ -103,6 +107,22 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
         except (OSError, ValueError):
             shutil.rmtree(path, ignore_errors=True)
     return None
+
+
+def mean_logged_loss(log_history: list[dict]) -> float | None:
+    """The mean per-update training loss over the whole run, from the logged windows (each entry's loss is
+    the mean of the updates since the previous entry), weighted by window length.
+
+    The Trainer's own ``training_loss`` averages only the updates made since the last resume; the log
+    history travels inside every checkpoint, so this figure is the same whether or not the run was
+    interrupted (the callback logs at every checkpoint, so no update falls between a checkpoint and a log).
+    """
+    total, last_step = 0.0, 0
+    for entry in log_history:
+        if "loss" in entry and "step" in entry:
+            total += float(entry["loss"]) * (entry["step"] - last_step)
+            last_step = entry["step"]
+    return total / last_step if last_step else None
 
 
 def add_trainable_weights(model, method: str, lora_cfg, has_adapter: bool, seed: int):
@@ -227,9 +247,10 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     if not math.isfinite(result.training_loss):
         raise NonFiniteLossError(f"{stage}: the mean training loss is {result.training_loss}; nothing was published")
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    mean_loss = mean_logged_loss(trainer.state.log_history)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     stats = {
-        "loss": result.training_loss,
+        "loss": mean_loss if mean_loss is not None else result.training_loss,
         "loss_start": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "steps": trainer.state.global_step,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from msm.store import Build, Store, artifact_key
+from msm.store import Build, LockTimeout, Store, artifact_key
 
 
 def test_key_depends_on_everything_it_should():
@@ -108,3 +108,51 @@ def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path):
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-5"]
     assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def _hold_lock_forever(root, ready):
+    store = Store(root)
+
+    def builder(work):
+        ready.set()
+        time.sleep(600)
+
+    store.build(Build("shared", {"x": 2}, {}, 1, builder))
+
+
+def test_waiting_job_names_the_holder_and_gives_up_after_its_timeout(tmp_path, caplog):
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock_forever, args=(tmp_path, ready))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        store = Store(tmp_path, lock_timeout_s=1.5)
+        t0 = time.monotonic()
+        with caplog.at_level("INFO", logger="msm.store"), pytest.raises(LockTimeout) as err:
+            store.build(Build("shared", {"x": 2}, {}, 1, lambda w: {}))
+        assert 1.4 < time.monotonic() - t0 < 30
+        assert f"pid {holder.pid}" in str(err.value) and "paths.lock_timeout_s" in str(err.value)
+        assert any("waiting for shared/" in r.getMessage() and f"pid {holder.pid}" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        holder.kill()
+        holder.join(30)
+
+
+def test_a_killed_holder_never_blocks_the_next_build(tmp_path):
+    """kill -9 while holding the lock: the OS releases it, the next job builds at once (resuming the
+    partial folder) and overwrites the holder note the dead job left."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold_lock_forever, args=(tmp_path, ready))
+    holder.start()
+    assert ready.wait(60)
+    holder.kill()
+    holder.join(30)
+    store = Store(tmp_path, lock_timeout_s=10)
+    t0 = time.monotonic()
+    art = store.build(Build("shared", {"x": 2}, {}, 1, lambda w: (w / "ok").write_text("1") and {}))
+    assert time.monotonic() - t0 < 5
+    assert art.manifest["resumed"] is True
+    assert not list((tmp_path / "shared").glob("*.holder.json"))
