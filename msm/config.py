@@ -206,6 +206,8 @@ class LLMConfig:
     rpm: Optional[float] = None  # requests per minute
     tpm: Optional[float] = None  # tokens per minute
     max_retries: int = 6
+    backoff_initial_s: float = 1.0  # first wait before a retry; doubles up to backoff_max_s, with jitter
+    backoff_max_s: float = 60.0
     timeout_s: float = 120.0
     price_in_per_mtok: float = 0.0  # USD per million input tokens, for the cost report
     price_out_per_mtok: float = 0.0

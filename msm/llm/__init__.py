@@ -21,9 +21,9 @@ from typing import Mapping
 
 from msm.errors import MsmError
 from msm.llm.client import LLMClient
-from msm.llm.types import BackendConfigError, Request, Response, RetryableError, Secret, Usage
+from msm.llm.types import BackendConfigError, BackendUnreachable, Request, Response, RetryableError, Secret, Usage
 
-__all__ = ["BackendConfigError", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
+__all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
            "accepted_settings", "client_from_config", "make_client", "settings_problems"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",

@@ -10,7 +10,11 @@ It adds, around a backend's single ``send``:
   dropped connections), honouring a server's retry-after; a request that still fails becomes a
   ``finish_reason="error"`` response, so one bad prompt does not sink a bulk job (``BackendConfigError``,
   e.g. a rejected key, fails the whole call instead: no later request can succeed either);
-- usage and cost counters, per client and per stage (``stage_usage``);
+- usage and cost counters, per client and per stage (``stage_usage``), with every failed attempt counted
+  by cause (HTTP status, timeout, dropped or refused connection) so a stage that got nothing says why;
+- fail-fast: when the first ``FAIL_FAST_AFTER`` attempts could not even connect and nothing has ever
+  been answered, the whole call fails at once naming the backend and URL (``BackendUnreachable``),
+  instead of every request waiting through every retry;
 - secret hygiene: every error text is scrubbed of the backend's API key before it is logged or raised.
 
 One client serves one thread at a time; ``complete_many`` runs its own event loop per call.
@@ -32,11 +36,12 @@ from tqdm.auto import tqdm
 
 from msm.llm.cache import ResponseCache
 from msm.llm.ratelimit import RateLimiter
-from msm.llm.types import BackendConfigError, BatchResult, Request, Response, RetryableError, Usage
+from msm.llm.types import BackendConfigError, BackendUnreachable, BatchResult, Request, Response, RetryableError, Usage
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 120.0  # a server asking for longer than this is waited on for this long
+FAIL_FAST_AFTER = 3  # attempts that could not connect, with nothing ever answered, before the call gives up
 
 
 class LLMClient:
@@ -71,6 +76,21 @@ class LLMClient:
         self._loop = None
         self._semaphore: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future] = {}
+        self._answered = 0  # backend answers of any kind: once one came, the server is reachable
+        self._unreachable = 0  # attempts that could not connect while nothing had been answered
+
+    @property
+    def endpoint(self) -> str:
+        """Where the requests go, for messages (never the key): ``openai model 'x' at http://host/v1``."""
+        return f"{self.backend.name} model {self.backend.model!r} at {getattr(self.backend, 'endpoint', 'local')}"
+
+    def failure_note(self, usage: Usage | None = None) -> str:
+        """``""``, or why requests failed: counts by cause and where they were sent (for stage errors)."""
+        u = usage or self.usage
+        if not u.failures and not u.errors:
+            return ""
+        return (f"{u.failures} request(s) failed after retries; failed attempts: {u.errors_text()}; "
+                f"requests went to {self.endpoint}")
 
     def __repr__(self) -> str:
         return (f"LLMClient(backend={self.backend!r}, cache={self.cache!r}, max_concurrency={self.max_concurrency}, "
@@ -87,6 +107,17 @@ class LLMClient:
         self.usage.add(**deltas)
         for tracker in self._trackers:
             tracker.add(**deltas)
+
+    def _attempt_failed(self, e: RetryableError) -> None:
+        for usage in (self.usage, *self._trackers):
+            usage.add_error(e.cause)
+        if e.unreachable and not self._answered:
+            self._unreachable += 1
+            if self._unreachable >= FAIL_FAST_AFTER:
+                raise BackendUnreachable(
+                    f"cannot reach {self.endpoint}: the first {self._unreachable} attempts could not connect "
+                    f"({self._scrub(str(e))}) and no request has ever been answered. Is the server running, and "
+                    "is base_url right (it usually ends in /v1)?")
 
     def _record(self, resp: Response, price_factor: float = 1.0) -> None:
         """Count one backend answer: tokens and cost always (refusals are billed too), plus its outcome."""
@@ -155,7 +186,13 @@ class LLMClient:
                     async with self._semaphore:
                         if self.limiter.active:
                             await self.limiter.acquire(req.estimated_tokens())
-                        return await self.backend.send(req, self.timeout_s)
+                        try:
+                            resp = await self.backend.send(req, self.timeout_s)
+                        except RetryableError as e:
+                            self._attempt_failed(e)  # counts the cause; raises once the server is plainly down
+                            raise
+                        self._answered += 1
+                        return resp
         except RetryableError as e:
             msg = self._scrub(f"gave up after {self.max_retries + 1} attempts: {e}")
             log.warning("%s request %r failed: %s", self.backend.name, req.tag, msg)
@@ -225,7 +262,11 @@ class LLMClient:
                 out = await self._concurrent(reqs, bar)
         finally:
             bar.close()
-        log.info("%s: %d requests; %s", desc, len(reqs), (self.usage - before).as_dict())
+        used = self.usage - before
+        log.info("%s: %d requests; %s", desc, len(reqs), used.as_dict())
+        if used.failures:
+            log.warning("%s: %d of %d requests failed after retries (failed attempts: %s) at %s", desc,
+                        used.failures, len(reqs), used.errors_text(), self.endpoint)
         return out
 
     async def _concurrent(self, reqs: list[Request], bar) -> list[Response]:

@@ -115,7 +115,8 @@ class Usage:
 
     ``calls``: requests answered by the backend (not the cache); ``retries``: extra attempts after a
     retryable error; ``failures``: requests that ended as errors; ``truncated``: finish_reason "length".
-    Tokens and cost cover backend answers only: a cache hit costs nothing.
+    ``errors``: failed attempts by cause (``HTTP 500``, ``timed out``, ``could not connect`` ...), so a
+    stage that got nothing can say why. Tokens and cost cover backend answers only: a cache hit costs nothing.
     """
 
     calls: int = 0
@@ -127,16 +128,25 @@ class Usage:
     output_tokens: int = 0
     cost_usd: float = 0.0
     truncated: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def _combine(self, other: Usage, sign: int) -> Usage:
+        out = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self) if f.name != "errors"}
+        causes = {k: self.errors.get(k, 0) + sign * other.errors.get(k, 0) for k in {**self.errors, **other.errors}}
+        return Usage(**out, errors={k: v for k, v in sorted(causes.items()) if v})
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return self._combine(other, 1)
 
     def __sub__(self, other: Usage) -> Usage:
-        return Usage(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+        return self._combine(other, -1)
 
     def add(self, **deltas: Any) -> None:
         for k, v in deltas.items():
             setattr(self, k, getattr(self, k) + v)
+
+    def add_error(self, cause: str) -> None:
+        self.errors[cause] = self.errors.get(cause, 0) + 1
 
     def copy(self) -> Usage:
         return Usage(**asdict(self))
@@ -145,6 +155,10 @@ class Usage:
         d = asdict(self)
         d["cost_usd"] = round(d["cost_usd"], 6)
         return d
+
+    def errors_text(self) -> str:
+        """``HTTP 500 x 12, timed out x 2`` (failed attempts by cause), or ``no failed attempts``."""
+        return ", ".join(f"{k} x {v}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])) or "no failed attempts"
 
 
 class Secret:
@@ -180,9 +194,17 @@ class RetryableError(Exception):
     message of their own making (status and error type), never the SDK's text, which may quote headers.
     """
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, cause: str = "error",
+                 unreachable: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.cause = cause  # counted in Usage.errors: "HTTP 429", "timed out", "could not connect", ...
+        self.unreachable = unreachable  # no connection could be opened at all (vs one that dropped or timed out)
+
+
+class BackendUnreachable(MsmError):
+    """The first requests of a client all failed to connect and none has ever succeeded: the server is
+    down or the URL is wrong, so waiting through every retry of every request would only waste minutes."""
 
 
 class BackendConfigError(MsmError):

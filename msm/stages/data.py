@@ -42,12 +42,13 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
                 "prompts": docgen.prompts_digest(), "data_seed": cfg.data.seed}
 
     def build(work: Path) -> dict:
-        report = docgen.generate_documents(spec, llm_client(cfg), cfg.datagen.documents, work, seed=cfg.data.seed,
+        client = llm_client(cfg)
+        report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
                                            temperature=cfg.generator.temperature)
         kept = count_lines(work / "documents.jsonl")
         if kept == 0:
-            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable document for spec "
-                                    f"{spec.id!r}: {report.get('documents')}; nothing was published")
+            raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable document for spec "
+                                    f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
         return {**report, "n_documents": kept, "spec": spec.id}
 
     return Build("documents", settings, inputs, docgen.VERSION, build)
@@ -97,15 +98,22 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
                 "mix": files_digest([Path(gen.mix_path)]) if gen.mix_path else None}
 
     def build(work: Path) -> dict:
-        report = aftgen.generate_aft_pool(spec, llm_client(cfg), gen, work, seed=cfg.data.seed,
+        client = llm_client(cfg)
+        report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed,
                                           temperature=cfg.generator.temperature)
         rows = count_lines(work / "pool.jsonl")
         if rows == 0:
-            raise EmptyDatasetError(f"the generator ({cfg.generator.model}) produced no usable AFT row for spec "
-                                    f"{spec.id!r}; nothing was published")
+            raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable AFT row for spec "
+                                    f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
         return {**report, "rows": rows}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
+
+
+def _why_empty(client, report: dict) -> str:
+    """The failed requests by cause when there were any (the usual reason nothing came back), else the
+    generator's own counts of what it dropped and why."""
+    return client.failure_note() or f"counts {report.get('documents') or report.get('counts') or report}"
 
 
 def pool_size(cfg: DictConfig) -> tuple[int, bool]:

@@ -95,3 +95,42 @@ def test_aft_pool_meets_its_target_through_faults_and_a_rerun_sends_nothing(upst
     forwarded = proxy.forwarded
     again = train(args, tmp_path, "second")["aft_pool"]
     assert not again["built"] and proxy.forwarded == forwarded
+
+
+def _failing_train(args, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "sk-test-not-a-real-key"}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), "stages=[data]", "spec=cheese_affordability",
+                           "generator=openai", "generator.model=scripted", "datagen=smoke", "aft=none", "logger=none",
+                           f"paths.store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path / 'job'}", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_unreachable_generator_fails_in_seconds_naming_the_url(tmp_path):
+    from tests.integration.servers.background import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    out = _failing_train([f"generator.base_url={url}"], tmp_path)
+    assert out.returncode == 1
+    assert f"cannot reach openai model 'scripted' at {url}" in out.stderr and "could not connect" in out.stderr
+    assert "Traceback" not in out.stderr
+    status = json.loads((tmp_path / "job" / "status.json").read_text())
+    assert status["status"] == "failed" and url in status["error"]
+    # the default retry policy (6 retries, backoff from 1 s) would take minutes per request; seconds here
+    assert json.loads((tmp_path / "job" / "artifacts.json").read_text()) == []
+
+
+def test_server_answering_500_fails_with_the_status_counted(tmp_path):
+    with ScriptedWriter().running() as server:
+        proxy = FaultProxy(server.base_url.removesuffix("/v1"), fault_rate=1.0, faults=("500",),
+                           max_faults_per_body=10**6)
+        proxy.start()
+        try:
+            out = _failing_train([f"generator.base_url={proxy.base_url}", "generator.max_retries=2",
+                                  "generator.backoff_initial_s=0.01", "generator.backoff_max_s=0.05"], tmp_path)
+        finally:
+            proxy.stop()
+    assert out.returncode == 1
+    assert "produced no usable document" in out.stderr
+    attempts = proxy.injected["500"]
+    assert attempts >= 3 and f"HTTP 500 x {attempts}" in out.stderr, out.stderr[-2000:]
+    assert f"at {proxy.base_url}" in out.stderr

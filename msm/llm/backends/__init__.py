@@ -50,15 +50,24 @@ def status_failure(backend: str, status: int, body, headers, secret: Secret, wha
     etype, message = _body_error(body)
     text = secret.scrub(f"{backend}: HTTP {status} {etype}: {message}".rstrip(": "))
     if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableError(text, retry_after=parse_retry_after(headers))
+        raise RetryableError(text, retry_after=parse_retry_after(headers), cause=f"HTTP {status}")
     if status in CONFIG_STATUS:
         raise BackendConfigError(f"{text} ({CONFIG_STATUS[status]}; {what})")
     return Response(text="", finish_reason="error", error=text)
 
 
 def connection_failure(backend: str, exc: BaseException, timed_out: bool) -> RetryableError:
-    cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
-    return RetryableError(f"{backend}: {'timed out' if timed_out else 'connection failed'} ({cause})")
+    """A RetryableError for a transport failure, telling "could not connect at all" (httpx's ConnectError:
+    refused, no route, unknown host) from a connection that was opened and then dropped or timed out."""
+    inner = exc.__cause__ if exc.__cause__ is not None else exc
+    name = type(inner).__name__
+    if timed_out:
+        cause, unreachable = "timed out", False
+    elif name == "ConnectError":
+        cause, unreachable = "could not connect", True
+    else:
+        cause, unreachable = "connection dropped", False
+    return RetryableError(f"{backend}: {cause} ({name})", cause=cause, unreachable=unreachable)
 
 
 class SdkBackend:
@@ -75,8 +84,14 @@ class SdkBackend:
         self._sdk = None
         self._sdk_loop = None
 
+    default_url = ""  # the provider's own API, used when base_url is unset
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or self.default_url
 
     def secrets(self) -> tuple[Secret, ...]:
         return (self._key,)

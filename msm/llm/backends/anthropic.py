@@ -34,6 +34,7 @@ class _NotFound(Exception):
 
 class AnthropicBackend(SdkBackend):
     name = "anthropic"
+    default_url = "https://api.anthropic.com"
 
     def __init__(self, model: str, *, api_key: Secret, base_url: str | None = None, use_batches: bool = False,
                  batch_poll_s: float = 30.0):

@@ -14,6 +14,7 @@ from msm.llm.types import Request, Response
 
 class OpenAIBackend(SdkBackend):
     name = "openai"
+    default_url = "https://api.openai.com/v1"
 
     def _make_sdk(self):
         from openai import AsyncOpenAI
@@ -49,7 +50,7 @@ class OpenAIBackend(SdkBackend):
             raise conn
         if status is not None:
             return status_failure(self.name, *status, self._key,
-                                  what=f"model {self.model!r} at {self.base_url or 'api.openai.com'}")
+                                  what=f"model {self.model!r} at {self.endpoint}")
         return self.parse(completion)
 
     @staticmethod
