@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from msm.confdoc import help_text
 from msm.config import register_configs
+from msm.redaction import scrub_log_records
 
 _SEED_RANGE = re.compile(r"^(seed)=(\d+)-(\d+)$")
 
@@ -39,6 +40,7 @@ def expand_seed_ranges(argv: list[str]) -> list[str]:
 
 
 register_configs()
+scrub_log_records()  # before Hydra logs the first override (msm/redaction.py)
 OmegaConf.register_new_resolver("msm_config_groups", help_text)  # --help (conf/hydra/help/msm.yaml)
 
 
@@ -49,19 +51,20 @@ def main(cfg: DictConfig) -> dict | None:
     last line and exit status count the failures (analysis/callback.py). Run alone, it exits with 1."""
     from msm.errors import MsmError
     from msm.pipeline import in_sweep, run
+    from msm.secrets import scrub_text
 
     try:
         return run(cfg)
     except MsmError as e:  # the user's input is at fault: one clear line per problem, no traceback
         for line in str(e).splitlines() or [type(e).__name__]:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {scrub_text(line)}", file=sys.stderr)
         if not in_sweep():
             sys.exit(1)
     except Exception as e:  # a bug or a crash: the traceback goes to the job's log, the sweep goes on
         if not in_sweep():
             raise
         logging.getLogger("msm").exception("the job failed")
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)
     return None
 
 

@@ -201,6 +201,7 @@ class LLMConfig:
     model: Optional[str] = None
     base_url: Optional[str] = None
     api_key_env: Optional[str] = None  # the environment variable holding the key; keys never go in configs
+    send_key: bool = False  # send the key to a base_url that is not the provider's own API (a proxy that needs it)
     temperature: float = 0.9
     max_concurrency: int = 8
     rpm: Optional[float] = None  # requests per minute

@@ -20,6 +20,7 @@ import logging
 import os
 import warnings
 
+from msm import redaction
 from msm.config import LogLevel
 
 LIBRARIES = ("transformers", "peft", "datasets", "accelerate", "torch", "huggingface_hub", "trl")
@@ -28,6 +29,7 @@ _level = LogLevel.info
 
 def configure(level: str) -> None:
     global _level
+    redaction.scrub_log_records()  # train.py does it first; a job run from a composed config needs it here
     _level = LogLevel(level)
     if logging.getLogger().isEnabledFor(logging.DEBUG):  # hydra.verbose=true
         _level = LogLevel.debug

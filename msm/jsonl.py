@@ -3,7 +3,8 @@
 Writes go to a uniquely named temporary file in the target's folder and are published with
 ``os.replace`` (atomic on POSIX), so a crash never leaves a complete-looking partial file, two
 writers never share a temporary file, and a failed write leaves no temporary file behind. Files are
-UTF-8; a line that is not JSON is an error naming the file and the line.
+UTF-8; a line that is not JSON is an error naming the file and the line. Everything written passes
+through ``msm.secrets`` first, so no artifact, manifest or record ever holds an API key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from msm.errors import MsmError
+from msm.secrets import scrub_text, scrubber
 
 
 class JsonlSyntaxError(MsmError):
@@ -26,8 +28,9 @@ class JsonlSyntaxError(MsmError):
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` all at once or not at all."""
+    """Write ``text`` to ``path`` all at once or not at all, with anything shaped like a key redacted."""
     path = Path(path)
+    text = scrub_text(text)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -46,11 +49,11 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     """Write one JSON object per line, atomically; return the number of rows."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    n = 0
+    n, scrub = 0, scrubber()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(scrub(json.dumps(row, ensure_ascii=False)) + "\n")
                 n += 1
         os.replace(tmp, path)
     except BaseException:

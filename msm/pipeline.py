@@ -23,6 +23,7 @@ from msm.config import Arm, EvalKind
 from msm.errors import MsmError
 from msm.evals.target import target
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
+from msm.secrets import scrub_text
 from msm.specs import Spec, resolve_spec
 from msm.stages import checks
 from msm.stages.common import resolve_auto
@@ -176,7 +177,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     text = summary.render(record, store.records, job_dir, spec.path, cfg.summary.note, cfg.summary.next,
                           _results_dir(job_dir), stages)
     atomic_write_text(job_dir / summary.SUMMARY_FILE, text)
-    print(text, end="")
+    print(scrub_text(text), end="")
     return record
 
 

@@ -2,7 +2,8 @@
 
 Offline by default: a run folder is written under the job's output folder (``wandb/offline-run-*``)
 and ``wandb sync`` uploads it later, so sweeps run on machines with no network. ``logger=none``
-turns tracking off; metrics.json is written either way.
+turns tracking off; metrics.json is written either way. Everything sent to W&B (config, command line,
+history, summary, tables) passes through ``msm.secrets.scrub`` first.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
+
+from msm.secrets import scrub
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -42,11 +46,11 @@ class Tracker:
 
     def log(self, record: dict) -> None:
         if self.run:
-            self.run.log(record)
+            self.run.log(scrub(record))
 
     def summary(self, record: dict) -> None:
         if self.run:
-            self.run.summary.update(record)
+            self.run.summary.update(scrub(record))
 
     def table(self, name: str, rows: list[dict]) -> None:
         """Log rows (one eval item or sample each) as a W&B Table, so transcripts are read beside the numbers.
@@ -60,7 +64,8 @@ class Tracker:
 
         columns = list(dict.fromkeys(k for r in rows for k in r))
         cell = lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v  # noqa: E731
-        self.run.log({name: wandb.Table(columns=columns, data=[[cell(r.get(c)) for c in columns] for r in rows])})
+        data = scrub([[cell(r.get(c)) for c in columns] for r in rows])
+        self.run.log({name: wandb.Table(columns=columns, data=data)})
 
     def finish(self, exit_code: int = 0) -> None:
         if self.run:
@@ -74,17 +79,21 @@ def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
-    run = wandb.init(
-        project=cfg.logger.project,
-        entity=cfg.logger.entity,
-        mode=str(cfg.logger.mode),
-        dir=str(job_dir),
-        name=name,
-        group=cfg.logger.group or group,
-        job_type=str(cfg.experiment or "job"),
-        config=redact(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)),
-        reinit="finish_previous",
-    )
+    argv, sys.argv = sys.argv, scrub(sys.argv)  # W&B records the command line in the run's metadata
+    try:
+        run = wandb.init(
+            project=cfg.logger.project,
+            entity=cfg.logger.entity,
+            mode=str(cfg.logger.mode),
+            dir=str(job_dir),
+            name=scrub(name),
+            group=scrub(cfg.logger.group or group),
+            job_type=scrub(str(cfg.experiment or "job")),
+            config=scrub(redact(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))),
+            reinit="finish_previous",
+        )
+    finally:
+        sys.argv = argv
     for stage in ("midtrain", "aft"):
         run.define_metric(f"{stage}/*", step_metric=f"{stage}/step")
     return Tracker(run)

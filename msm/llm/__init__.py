@@ -14,26 +14,47 @@ name (``api_key_env``), once, at client creation; settings and logs only ever ho
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlparse
 
 from msm.errors import MsmError
 from msm.llm.client import LLMClient
 from msm.llm.types import BackendConfigError, BackendUnreachable, Request, Response, RetryableError, Secret, Usage
 
 __all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
-           "accepted_settings", "client_from_config", "make_client", "settings_problems"]
+           "accepted_settings", "client_from_config", "key_is_sent", "make_client", "settings_problems"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
            "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
 _BACKEND_KEYS = {
-    "openai": {"base_url", "api_key_env"},
-    "anthropic": {"base_url", "api_key_env", "use_batches", "batch_poll_s"},
+    "openai": {"base_url", "api_key_env", "send_key"},
+    "anthropic": {"base_url", "api_key_env", "send_key", "use_batches", "batch_poll_s"},
     "hf": {"device", "dtype", "batch_size"},
 }
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+_PROVIDER_HOST = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+log = logging.getLogger(__name__)
+
+
+def key_is_sent(backend: str, settings: Mapping) -> bool:
+    """Whether the API key goes with the requests: always to the provider's own API; to any other
+    ``base_url`` (a local vLLM, a proxy, a URL from a colleague's config) only when the settings say
+    ``send_key: true``, so a key set in the shell never reaches a server it was not meant for."""
+    url = settings.get("base_url")
+    return not url or urlparse(str(url)).hostname == _PROVIDER_HOST.get(backend) or bool(settings.get("send_key"))
+
+
+def _warn_plain_http(backend: str, settings: Mapping) -> None:
+    url = settings.get("base_url")
+    if url and urlparse(str(url)).scheme == "http" and urlparse(str(url)).hostname not in _LOCAL_HOSTS:
+        sent = " and the API key" if key_is_sent(backend, settings) else ""
+        log.warning("%s base_url %s is plain HTTP to another host: every prompt%s crosses the network "
+                    "unencrypted; use https:// unless the network is yours", backend, url, sent)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -46,8 +67,8 @@ def _key_problem(backend: str, settings: Mapping, where: str = "llm") -> str | N
         # Never echo the value: someone may have pasted the key itself here.
         return (f"{where}.api_key_env must be the NAME of an environment variable (like {_DEFAULT_KEY_ENV[backend]}), "
                 "not the key itself; put the key in that variable")
-    if os.environ.get(env) or (backend == "openai" and settings.get("base_url")):
-        return None  # local OpenAI-compatible servers (vLLM, transformers serve) need no key
+    if os.environ.get(env) or not key_is_sent(backend, settings):
+        return None  # a key is set, or none goes out (another server than the provider's; send_key unset)
     return (f"the {backend} backend needs an API key: set the environment variable {env} "
             f"(or point {where}.api_key_env at the variable that holds it)")
 
@@ -56,7 +77,13 @@ def _api_key(backend: str, settings: dict) -> Secret:
     problem = _key_problem(backend, settings)
     if problem:
         raise MsmError(problem)
-    return Secret(os.environ.get(settings.get("api_key_env") or _DEFAULT_KEY_ENV[backend]) or "EMPTY")
+    env = settings.get("api_key_env") or _DEFAULT_KEY_ENV[backend]
+    if not key_is_sent(backend, settings):
+        if os.environ.get(env):
+            log.info("%s: not sending %s to %s (not %s); set send_key=true if that server needs it", backend, env,
+                     settings.get("base_url"), _PROVIDER_HOST[backend])
+        return Secret("EMPTY")  # the SDKs insist on some key; local servers ignore it
+    return Secret(os.environ.get(env) or "EMPTY")
 
 
 def accepted_settings(backend: str) -> set[str]:
@@ -70,7 +97,7 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     Keys: ``backend`` (openai | anthropic | hf) and ``model`` are required; ``max_concurrency``, ``rpm``,
     ``tpm``, ``max_retries``, ``timeout_s``, ``price_in_per_mtok``, ``price_out_per_mtok``, ``backoff_initial_s``,
     ``backoff_max_s`` for every backend;
-    ``base_url``, ``api_key_env`` (openai, anthropic); ``use_batches``, ``batch_poll_s`` (anthropic);
+    ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``, ``batch_poll_s`` (anthropic);
     ``device``, ``dtype``, ``batch_size`` (hf). Anything else raises ``MsmError`` naming the key, so a typo
     never silently falls back to a default.
     """
@@ -85,6 +112,8 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     if not s.get("model"):
         raise MsmError(f"llm settings for backend {backend!r} need a 'model'")
 
+    if backend in _PROVIDER_HOST:
+        _warn_plain_http(backend, s)
     if backend == "openai":
         from msm.llm.backends.openai import OpenAIBackend
 

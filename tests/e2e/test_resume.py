@@ -47,6 +47,17 @@ def test_killed_midtraining_resumes_from_its_checkpoint(tmp_path):
     assert manifest["info"]["resumed_from"].startswith("checkpoint-") and manifest["info"]["steps"] == 60
     assert "checkpoints" not in {p.split("/")[0] for p in manifest["files"]}  # only final weights are published
 
+    # The reported statistics are the whole run's, as if it had never stopped: the same mean loss (exactly;
+    # the logged windows tile every step in both runs), the same first and last loss, steps and tokens.
+    clean = tmp_path / "clean_store"
+    out = run_train([*[a for a in args if not a.startswith("paths.store=")], f"paths.store={clean}",
+                     f"hydra.run.dir={tmp_path}/c"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    (uninterrupted,) = [read_json(p) for p in clean.glob("midtrain/[0-9a-f]*/manifest.json")]
+    assert uninterrupted["resumed"] is False
+    keys = ("loss", "loss_start", "final_loss", "steps", "tokens_seen", "rows", "label_tokens_per_epoch")
+    assert {k: manifest["info"][k] for k in keys} == {k: uninterrupted["info"][k] for k in keys}
+
 
 def test_same_config_same_numbers(tmp_path):
     """Two independent stores, same seed: every metric is identical."""

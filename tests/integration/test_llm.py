@@ -21,7 +21,7 @@ import anthropic
 import pytest
 
 from msm.errors import MsmError
-from msm.llm import BackendConfigError, LLMClient, Request, make_client
+from msm.llm import BackendConfigError, LLMClient, Request, key_is_sent, make_client
 from msm.llm.ratelimit import RateLimiter, TokenBucket
 from tests.integration.servers.anthropic_standin import AnthropicStandIn, answer
 
@@ -183,10 +183,11 @@ def test_api_key_comes_from_env_and_never_leaks(openai_server, fault_proxy, tmp_
     secret = "sk-test-DO-NOT-LEAK-4f9a2c"
     monkeypatch.setenv("MSM_TEST_OPENAI_KEY", secret)
     caplog.set_level(logging.DEBUG)
-    client = openai_client(fault_proxy, model, tmp_path / "cache", api_key_env="MSM_TEST_OPENAI_KEY", max_retries=1)
+    client = openai_client(fault_proxy, model, tmp_path / "cache", api_key_env="MSM_TEST_OPENAI_KEY", max_retries=1,
+                           send_key=True)
     fault_proxy.fault_rate, fault_proxy.faults = 1.0, ("500", "429")
     out = client.complete_many([req("key test")])
-    assert fault_proxy.auth_headers == {f"Bearer {secret}"}  # sent to the server...
+    assert fault_proxy.auth_headers == {f"Bearer {secret}"}  # sent to the server that asked for it...
     texts = [repr(client), str(client), repr(client.backend), repr(client.usage), json.dumps(client.usage.as_dict()),
              caplog.text, out[0].error or "", repr(out[0])]
     assert all(secret not in t for t in texts)  # ...and nowhere else
@@ -229,9 +230,28 @@ def claude_key(monkeypatch):
     return key
 
 
+def test_a_shell_key_goes_only_to_its_provider(openai_server, fault_proxy, tmp_path, monkeypatch, caplog):
+    """OPENAI_API_KEY set in the shell is not sent to another base_url unless send_key says so; a plain-HTTP
+    URL to another host is warned about."""
+    _, model = openai_server
+    secret = "sk-test-shell-key-for-openai-only-77"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    client = openai_client(fault_proxy, model, tmp_path / "cache")
+    client.complete_many([req("who gets the key")])
+    assert fault_proxy.auth_headers and secret not in " ".join(fault_proxy.auth_headers)
+    assert key_is_sent("openai", {"base_url": None}) and key_is_sent("openai", {"base_url": "https://api.openai.com/v1"})
+    assert not key_is_sent("anthropic", {"base_url": "https://proxy.example.org"})
+    assert key_is_sent("anthropic", {"base_url": "https://proxy.example.org", "send_key": True})
+    caplog.set_level(logging.WARNING)
+    make_client({"backend": "openai", "model": "m", "base_url": "http://gpu-node.example.org:8000/v1"}, cache_dir=None)
+    make_client({"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:8000/v1"}, cache_dir=None)
+    plain = [r.getMessage() for r in caplog.records if "plain HTTP" in r.getMessage()]
+    assert len(plain) == 1 and "gpu-node.example.org" in plain[0] and "API key" not in plain[0]
+
+
 def claude(standin, cache_dir, **settings) -> LLMClient:
     return make_client({"backend": "anthropic", "model": "claude-standin", "base_url": standin.base_url,
-                        "api_key_env": "MSM_TEST_ANTHROPIC_KEY", "price_in_per_mtok": 3.0,
+                        "api_key_env": "MSM_TEST_ANTHROPIC_KEY", "send_key": True, "price_in_per_mtok": 3.0,
                         "price_out_per_mtok": 15.0, **FAST, **settings}, cache_dir=cache_dir)
 
 
