@@ -27,11 +27,20 @@ class JsonlSyntaxError(MsmError):
         super().__init__(f"{path}:{lineno}: {problem}")
 
 
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_files(folder: Path) -> list[Path]:
+    """Temporary files that writes killed mid-way left under ``folder`` (named ``.<file>.<random>.tmp``):
+    never a finished file, so whoever resumes work in that folder deletes them."""
+    return [p for p in Path(folder).rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` all at once or not at all, with anything shaped like a key redacted."""
     path = Path(path)
     text = scrub_text(text)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -48,7 +57,7 @@ def write_json(path: Path, obj, indent: int | None = 2) -> None:
 def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     """Write one JSON object per line, atomically; return the number of rows."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     n, scrub = 0, scrubber()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

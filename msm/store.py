@@ -32,7 +32,7 @@ from filelock import FileLock, Timeout
 
 from msm import memory
 from msm.errors import MsmError
-from msm.jsonl import write_json
+from msm.jsonl import temp_files, write_json
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,11 @@ class Store:
         """
         stage, key = b.stage, b.key
         t0 = time.perf_counter()
-        memory.release()  # what the previous stage freed, so this stage's peak is its own
         memory.reset_peak()
         found = self.get(stage, key)
         if found is None:
+            memory.release()  # what the previous stage freed, so this stage's peak is its own (~0.3 s: builds only)
+            memory.reset_peak()
             stage_dir = self.root / stage
             (stage_dir / ".partial").mkdir(parents=True, exist_ok=True)
             with self._lock(stage, key):
@@ -209,6 +210,8 @@ class Store:
         work = self.root / stage / ".partial" / key
         resumed = work.exists()
         work.mkdir(parents=True, exist_ok=True)
+        for stray in temp_files(work):  # a write the killed attempt never finished
+            stray.unlink()
         log.info("%s %s/%s", "resuming" if resumed else "building", stage, key)
         t0 = time.time()
         info = b.run(work) or {}
