@@ -61,7 +61,7 @@ def start(overrides: list[str], job_dir: Path):
     return proc
 
 
-def run_to_end(overrides: list[str], job_dir: Path, timeout_s: float = 600) -> dict:
+def run_to_end(overrides: list[str], job_dir: Path, timeout_s: float = 600, metrics: bool = True) -> dict | None:
     """Run a job uninterrupted; return its metrics (the test fails with the child's log if it fails)."""
     proc = start(overrides, job_dir)
     proc.join(timeout_s)
@@ -70,7 +70,7 @@ def run_to_end(overrides: list[str], job_dir: Path, timeout_s: float = 600) -> d
         proc.join()
     log = (job_dir / "child.log").read_text(errors="replace")[-3000:]
     assert proc.exitcode == 0, f"job {job_dir} exited {proc.exitcode}:\n{log}"
-    return json.loads((job_dir / "metrics.json").read_text())
+    return json.loads((job_dir / "metrics.json").read_text()) if metrics else None
 
 
 def comparable(metrics: dict) -> dict:
@@ -146,7 +146,7 @@ def kill_in_stage(overrides: list[str], job_dir: Path, store: Path, stage: str, 
                 proc.join(timeout_s)
                 return "done"
             assert time.monotonic() < deadline, f"{stage} did not start within {timeout_s}s"
-            time.sleep(0.002)
+            time.sleep(0.01)
         time.sleep(rng.uniform(0, delay_max_s))
         try:
             os.kill(proc.pid, signal.SIGKILL)

@@ -4,6 +4,7 @@ without being so, nor loses one it published."""
 
 import random
 import shutil
+import time
 
 import pytest
 
@@ -106,8 +107,9 @@ def test_kill_nine_in_every_stage_then_rerun_equals_the_uninterrupted_run(writer
 
 def test_concurrent_jobs_on_one_store_with_kills_between(writer, reference, tmp_path):
     """Two jobs with the same config race on one store; one of them is killed at a random moment, three
-    times over. The survivor is never blocked by the dead one's lock, every artifact is built once per
-    round and never lost, and both end with the uninterrupted run's metrics."""
+    times over (some stages removed between rounds, so both race to build them again). The survivor is
+    never blocked by the dead one's lock, nothing published is lost or half-written, and the job ends with
+    the uninterrupted run's metrics."""
     expected, order, seconds, _ = reference
     rng = random.Random(SEED + 1)
     store = tmp_path / "store"
@@ -117,7 +119,7 @@ def test_concurrent_jobs_on_one_store_with_kills_between(writer, reference, tmp_
     for round_ in range(3):
         a, b = (harness.start(args, tmp_path / f"r{round_}{x}") for x in "ab")
         victim, survivor = (a, b) if rng.random() < 0.5 else (b, a)
-        __import__("time").sleep(rng.uniform(0.5, 0.5 + total))
+        time.sleep(rng.uniform(0.5, 0.5 + total))
         victim.kill()
         victim.join(60)
         TALLY.kills += victim.exitcode == -9
