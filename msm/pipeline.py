@@ -11,14 +11,15 @@ one, and writes what the job reports into its output folder.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from msm import console, summary, tracking
+from msm import console, provenance, summary, tracking
 from msm.config import Arm, EvalKind
 from msm.errors import MsmError
 from msm.evals.target import target
@@ -34,6 +35,7 @@ from msm.store import Artifact, Build, Store
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "status.json"
+PROVENANCE_FILE = "provenance.json"  # code, packages, host and Slurm ids of the job (msm/provenance.py)
 
 
 def arm(cfg: DictConfig) -> Arm:
@@ -158,7 +160,10 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     store = Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
     ident = _identity(cfg, spec, job_dir)
     name = f"{ident['spec']}-{ident['arm']}-{ident['model']}-s{cfg.seed}"
-    tracker = tracking.start(cfg, job_dir, name, group=job_dir.parent.name)
+    origin = provenance.collect(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), os.environ)
+    write_json(job_dir / PROVENANCE_FILE, origin)
+    tracker = tracking.start(cfg, job_dir, name, group=job_dir.parent.name,
+                             extra={"provenance": {k: v for k, v in origin.items() if k != "config"}})
     log.info("job %s -> %s (store %s)", name, job_dir, store.root)
     ok = False
     try:

@@ -73,7 +73,9 @@ class Tracker:
             self.run = None
 
 
-def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
+def start(cfg: DictConfig, job_dir: Path, name: str, group: str, extra: dict | None = None) -> Tracker:
+    """A W&B run for the job (or none under ``logger=none``); ``extra`` joins the run's config
+    (the job's provenance)."""
     if cfg.logger.mode == "disabled":
         return Tracker(None)
     os.environ.setdefault("WANDB_SILENT", "true")
@@ -89,7 +91,7 @@ def start(cfg: DictConfig, job_dir: Path, name: str, group: str) -> Tracker:
             name=scrub(name),
             group=scrub(cfg.logger.group or group),
             job_type=scrub(str(cfg.experiment or "job")),
-            config=scrub(redact(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))),
+            config=scrub(redact({**OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), **(extra or {})})),
             reinit="finish_previous",
         )
     finally:

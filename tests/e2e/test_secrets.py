@@ -2,6 +2,7 @@
 file a job writes (its folder, ``.hydra/``, the sweep's ``multirun.yaml``, the W&B run folder, the store),
 on success and on failure."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def test_no_canary_in_any_file_of_a_successful_sweep(tmp_path):
     assert "<redacted>" in (tmp_path / "sweep" / "0" / ".hydra" / "overrides.yaml").read_text()
     assert leaks(tmp_path) == []
     assert ENV_CANARY not in out.stdout + out.stderr and SHAPED_CANARY not in out.stdout + out.stderr
+    origin = json.loads((tmp_path / "sweep" / "0" / "provenance.json").read_text())  # recorded, and redacted too
+    assert origin["git"]["commit"] and origin["config"]["summary"]["note"] == "<redacted>"
 
 
 @pytest.mark.parametrize("case", ["key_in_key_env", "missing_spec_file"])
