@@ -1,0 +1,57 @@
+"""Preemption through Slurm: ``scancel --signal=USR2`` mid-midtraining makes submitit requeue the job
+(the hydra-submitit launcher's checkpoint hook); Slurm restarts it, the stage resumes from its last
+complete checkpoint, and the published statistics equal an uninterrupted run's exactly."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.e2e.conftest import REPO, read_json, run_train
+from tests.slurm.test_slurm_sweep import SLURM
+
+pytestmark = pytest.mark.slow
+STATS = ("loss", "loss_start", "final_loss", "steps", "tokens_seen", "rows", "label_tokens_per_epoch")
+JOB = ["model=tiny", "aft=none", "stages=[data,midtrain]", "datagen.documents.target_documents=400",
+       "midtrain.max_steps=150", "midtrain.save_steps=5", "midtrain.batch_size=2", "threads=1", "logger=none"]
+
+
+def _complete_checkpoint(store) -> bool:
+    for state in store.glob("midtrain/.partial/*/checkpoints/checkpoint-*/trainer_state.json"):
+        try:
+            json.loads(state.read_text())
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    reference = run_train([*JOB, f"paths.store={tmp_path / 'ref'}", f"hydra.run.dir={tmp_path / 'ref_job'}"])
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    (expected,) = [read_json(p) for p in (tmp_path / "ref").glob("midtrain/[0-9a-f]*/manifest.json")]
+
+    store, sweep = tmp_path / "store", tmp_path / "sweep"
+    launcher = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "-m", *SLURM, "hydra.launcher.timeout_min=60", *JOB,
+         f"paths.store={store}", f"hydra.sweep.dir={sweep}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        while not _complete_checkpoint(store):
+            assert launcher.poll() is None and time.time() < deadline, "training ended before it was preempted"
+            time.sleep(0.2)
+        (job_id,) = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+        output, _ = launcher.communicate(timeout=600)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 0, output[-3000:]
+    origin = read_json(sweep / "0" / "provenance.json")
+    assert origin["slurm"]["restarts"] == 1  # Slurm ran it twice: the requeue happened
+    (manifest,) = [read_json(p) for p in store.glob("midtrain/[0-9a-f]*/manifest.json")]
+    assert manifest["resumed"] is True and manifest["info"]["resumed_from"].startswith("checkpoint-")
+    assert {k: manifest["info"][k] for k in STATS} == {k: expected["info"][k] for k in STATS}

@@ -1,0 +1,44 @@
+"""A sweep of the tiny model through ``hydra/launcher=slurm`` on a real Slurm cluster (slurmctld, slurmd,
+slurmdbd over MariaDB, munge): every job runs as an array task, a bad cell fails without stopping the
+others, tasks that need the same stage at the same time build it once, and each job records its Slurm id."""
+
+import pytest
+
+from tests.e2e.conftest import read_json, run_train
+
+pytestmark = pytest.mark.slow
+
+# Slurm resources for the tiny model on the test node (the preset asks for a GPU node).
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
+         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=30"]
+
+
+def test_a_sweep_through_slurm_runs_every_cell_and_shares_its_stages(tmp_path):
+    sweep, store = tmp_path / "sweep", tmp_path / "store"
+    out = run_train(["-m", *SLURM, "model=tiny", "seed=0,1", "aft_scale.rows=32,100000",
+                     "datagen.documents.target_documents=40", "eval.max_items=60", "logger=wandb", "threads=1",
+                     f"paths.store={store}", f"hydra.sweep.dir={sweep}"], timeout=900)
+    jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    assert len(jobs) == 4, out.stderr[-3000:]
+    states = {j.name: read_json(j / "status.json") for j in jobs}
+    good = [j for j in jobs if states[j.name]["status"] == "finished"]
+    bad = [j for j in jobs if states[j.name]["status"] == "failed"]
+    assert len(good) == 2 and len(bad) == 2, states
+    assert all(states[j.name]["error"].startswith("aft_scale.rows=100000") for j in bad)
+    assert out.returncode != 0 and "2 job(s) finished, 2 failed" in out.stdout, out.stdout[-2000:]
+
+    ids = set()
+    for job in good:
+        metrics = read_json(job / "metrics.json")
+        assert metrics["aft_scale"] == 32 and "target/rate" in metrics and "base/target/rate" in metrics
+        assert list(job.glob("wandb/offline-run-*")), "each job's W&B run folder"
+        slurm = read_json(job / "provenance.json")["slurm"]
+        assert slurm and slurm["job_id"] and slurm["restarts"] == 0
+        ids.add(slurm["job_id"])
+    assert len(ids) == 2  # two array tasks, each its own Slurm job id
+
+    # The two seeds share their data and base model; both tasks ran at once, one built each shared stage.
+    records = [a for job in good for a in read_json(job / "artifacts.json")]
+    for stage in ("documents", "aft_pool", "base_model"):
+        mine = [a for a in records if a["stage"] == stage]
+        assert len({a["key"] for a in mine}) == 1 and sum(a["built"] for a in mine) == 1, (stage, mine)
