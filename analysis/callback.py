@@ -39,29 +39,37 @@ def job_states(sweep: Path) -> tuple[int, list[tuple[Path, str]], int]:
     return finished, failed, other
 
 
+def finish_sweep(sweep: Path) -> int:
+    """The end-of-sweep step: analyse the sweep folder, list each failed job with its error, print the
+    closing line; returns how many jobs failed. Run by the callback when a sweep ends, and by
+    ``python -m msm.sweep collect`` for a sweep whose launcher was killed or detached."""
+    _analyse(sweep)
+    finished, failed, other = job_states(sweep)
+    for job, error in failed:
+        print(f"failed: {job}: {error}")
+    print(f"{finished} job(s) finished, {len(failed)} failed"
+          + (f", {other} without metrics (running, killed or stopped before the eval)" if other else "")
+          + f"; tables and figures in {sweep}; again any time: python -m analysis {sweep}")
+    return len(failed)
+
+
 class AnalyzeSweep(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        self._analyse(sweep)
-        finished, failed, other = job_states(sweep)
-        for job, error in failed:
-            print(f"failed: {job}: {error}")
-        print(f"{finished} job(s) finished, {len(failed)} failed"
-              + (f", {other} without metrics (running, killed or stopped before the eval)" if other else "")
-              + f"; tables and figures in {sweep}; again any time: python -m analysis {sweep}")
+        failed = finish_sweep(Path(config.hydra.sweep.dir))
         if failed:  # the sweep's exit status says so too; every other job ran and its results are on disk
-            raise SystemExit(f"{len(failed)} job(s) of the sweep failed (listed above)")
+            raise SystemExit(f"{failed} job(s) of the sweep failed (listed above)")
 
-    def _analyse(self, sweep: Path) -> None:
-        from msm.errors import MsmError
 
-        from .cli import analyse
+def _analyse(sweep: Path) -> None:
+    from msm.errors import MsmError
 
-        print(f"\n== analysing the sweep in {sweep} (again any time: python -m analysis {sweep}) ==")
-        try:
-            analyse([sweep])
-        except MsmError as err:
-            print(f"analysis skipped: {err}")
-        except Exception as err:  # the sweep's results are on disk; a plotting bug must not fail the sweep
-            log.exception("analysis of %s failed", sweep)
-            print(f"analysis failed ({type(err).__name__}: {err}); the jobs' results are in {sweep}")
+    from .cli import analyse
+
+    print(f"\n== analysing the sweep in {sweep} (again any time: python -m analysis {sweep}) ==")
+    try:
+        analyse([sweep])
+    except MsmError as err:
+        print(f"analysis skipped: {err}")
+    except Exception as err:  # the sweep's results are on disk; a plotting bug must not fail the sweep
+        log.exception("analysis of %s failed", sweep)
+        print(f"analysis failed ({type(err).__name__}: {err}); the jobs' results are in {sweep}")
