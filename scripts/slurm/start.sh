@@ -37,6 +37,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$DIR"/{pids,logs,state,spool,mysql} /etc/slurm /run/mysqld /run/munge /var/lib/munge /var/log/munge
+# MariaDB runs as the mysql user: every folder above its data folder must let it through (mktemp -d makes 0700)
+d="$DIR"
+while [ "$d" != / ]; do
+    if [ "$(( $(stat -c %a "$d" | tail -c 2) & 1 ))" = 0 ]; then chmod o+x "$d"; log "chmod o+x $d (for mysql)"; fi
+    d=$(dirname "$d")
+done
 chown munge:munge /run/munge /var/lib/munge /var/log/munge
 chown mysql:mysql "$DIR/mysql" /run/mysqld
 
