@@ -23,7 +23,10 @@ def scrub_log_records() -> None:
 
     def make(*args, **kwargs) -> logging.LogRecord:
         record = factory(*args, **kwargs)
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string: left for the handler to report, as logging does
+            return record
         clean = scrub_text(message)
         if clean != message:
             record.msg, record.args = clean, None

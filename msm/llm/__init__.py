@@ -25,8 +25,8 @@ from msm.errors import MsmError
 from msm.llm.client import LLMClient
 from msm.llm.types import BackendConfigError, BackendUnreachable, Request, Response, RetryableError, Secret, Usage
 
-__all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Request", "Response", "RetryableError", "Secret", "Usage",
-           "accepted_settings", "client_from_config", "key_is_sent", "make_client", "settings_problems"]
+__all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Request", "Response", "RetryableError", "Secret",
+           "Usage", "accepted_settings", "client_from_config", "key_is_sent", "make_client", "settings_problems"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
            "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
@@ -38,6 +38,7 @@ _BACKEND_KEYS = {
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _PROVIDER_HOST = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +56,6 @@ def _warn_plain_http(backend: str, settings: Mapping) -> None:
         sent = " and the API key" if key_is_sent(backend, settings) else ""
         log.warning("%s base_url %s is plain HTTP to another host: every prompt%s crosses the network "
                     "unencrypted; use https:// unless the network is yours", backend, url, sent)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _key_problem(backend: str, settings: Mapping, where: str = "llm") -> str | None:
@@ -97,7 +97,8 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     Keys: ``backend`` (openai | anthropic | hf) and ``model`` are required; ``max_concurrency``, ``rpm``,
     ``tpm``, ``max_retries``, ``timeout_s``, ``price_in_per_mtok``, ``price_out_per_mtok``, ``backoff_initial_s``,
     ``backoff_max_s`` for every backend;
-    ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``, ``batch_poll_s`` (anthropic);
+    ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``,
+    ``batch_poll_s`` (anthropic);
     ``device``, ``dtype``, ``batch_size`` (hf). Anything else raises ``MsmError`` naming the key, so a typo
     never silently falls back to a default.
     """
