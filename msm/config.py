@@ -307,6 +307,9 @@ class TrainStage:
     # Part of the key: under bf16 the shapes change the rounding, so the numbers move at bf16-noise level
     pad_to_multiple_of: int = 128
     logging_steps: int = 5
+    # data-parallel workers for this stage (torchrun; one per GPU on a GPU node, gloo on CPU); batch_size stays
+    # the global batch, so it must be a multiple of processes (msm/train/distributed.py)
+    processes: int = 1
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

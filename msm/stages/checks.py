@@ -98,6 +98,9 @@ def range_problems(cfg: DictConfig) -> list[str]:
                           ("pad_to_multiple_of", "at least 1 (1: no rounding)"), ("save_steps", "at least 1"),
                           ("logging_steps", "at least 1")):
             need(f"{stage}.{key}", s[key], s[key] >= 1, what)
+        need(f"{stage}.processes", s.processes, s.processes >= 1, "at least 1 training process")
+        need(f"{stage}.batch_size", s.batch_size, s.processes < 1 or s.batch_size % s.processes == 0,
+             f"the global batch, split over {stage}.processes={s.processes} workers: use a multiple of it")
         need(f"{stage}.lr", s.lr, s.lr > 0, "a learning rate is positive")
         need(f"{stage}.epochs", s.epochs, s.epochs > 0 or s.max_steps > 0, "positive (or set max_steps)")
     ev = cfg.eval

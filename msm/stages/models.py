@@ -58,7 +58,12 @@ def base_model(store: Store, model_cfg: ModelConfig) -> tuple[ModelRef, Build | 
 
 
 def _train_settings(stage_cfg) -> dict:
-    return {k: v for k, v in plain(stage_cfg).items() if k not in TRAIN_BOOKKEEPING}
+    """What of a training stage's settings goes into its key. ``processes`` only when above 1: N workers
+    compute the same update up to float rounding, and a single-process key stays what it always was."""
+    settings = {k: v for k, v in plain(stage_cfg).items() if k not in TRAIN_BOOKKEEPING}
+    if settings.get("processes") == 1:
+        del settings["processes"]
+    return settings
 
 
 def _trained(store: Store, b: Build, parent: ModelRef, method: TrainMethod) -> ModelRef:
@@ -72,7 +77,7 @@ def _trained(store: Store, b: Build, parent: ModelRef, method: TrainMethod) -> M
 def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs: Build, log: LogFn) -> tuple[ModelRef, Build]:
     """MSM: next-token loss over the spec's documents, on top of the base model."""
     from msm.data.transforms import versions
-    from msm.train import loop, recipes
+    from msm.train import distributed, loop, recipes
 
     documents_file = store.path(docs.stage, docs.key) / "documents.jsonl"
     settings = {"midtrain": _train_settings(cfg.midtrain), "max_seq_len": cfg.model.max_seq_len, "seed": cfg.seed,
@@ -80,7 +85,8 @@ def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs: Build, log: 
     inputs = {"model": base.key, "documents": docs.ref}
 
     def build(work: Path) -> dict:
-        return recipes.midtrain(work, base.as_dict(), documents_file, cfg.midtrain, cfg.model, cfg.seed, log, cfg.train)
+        return distributed.run("midtrain", work, base.as_dict(), documents_file, cfg.midtrain, cfg.model, cfg.seed,
+                               log, cfg.train)
 
     b = Build("midtrain", settings, inputs, recipes.MIDTRAIN_VERSION, build)
     return _trained(store, b, base, cfg.midtrain.method), b
@@ -90,7 +96,7 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool: Build, log: Lo
     """AFT on ``aft_scale`` rows drawn from the pool with the data seed (CoT kept or stripped), continuing
     the midtrained adapter when there is one."""
     from msm.data.transforms import strip_think, subsample, versions
-    from msm.train import loop, recipes
+    from msm.train import distributed, loop, recipes
 
     pool_file = store.path(pool.stage, pool.key) / "pool.jsonl"
     row_transforms = (subsample,) if cfg.aft.cot else (subsample, strip_think)
@@ -107,7 +113,8 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool: Build, log: Lo
         if not cfg.aft.cot:
             rows = [strip_think(r) for r in rows]
         write_jsonl(work / "rows.jsonl", rows)
-        return recipes.aft(work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, log, cfg.train)
+        return distributed.run("aft", work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, log,
+                               cfg.train)
 
     b = Build("aft", settings, inputs, recipes.AFT_VERSION, build)
     method = TrainMethod.lora if start.adapter is not None else cfg.aft.method  # an MSM adapter is continued

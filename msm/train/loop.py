@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from functools import partial
@@ -90,6 +91,16 @@ class _Progress(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         if self.bar is not None:
             self.bar.close()
+
+
+def world_size() -> int:
+    """How many data-parallel workers train this stage (torchrun sets WORLD_SIZE; msm.train.distributed)."""
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_lead() -> bool:
+    """Rank 0, or the only process: the one that saves weights, stats and curves and shows progress."""
+    return int(os.environ.get("RANK", 0)) == 0
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -197,8 +208,9 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     health = health or HealthConfig()
     if len(dataset) == 0:
         raise EmptyDatasetError(f"{stage}: no training examples (the data stage produced none)")
-    on_gpu = next(model.parameters()).device.type == "cuda"
+    on_gpu = next(model.parameters()).device.type == "cuda" or (world_size() > 1 and torch.cuda.is_available())
     bf16 = use_bf16_autocast(stage_cfg.precision, model)
+    workers = world_size()  # batch_size is the global batch: each worker takes its share (preflight: divisible)
     ckpt_dir = work_dir / "checkpoints"
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -208,7 +220,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         weight_decay=stage_cfg.weight_decay,
         num_train_epochs=stage_cfg.epochs,
         max_steps=stage_cfg.max_steps,
-        per_device_train_batch_size=stage_cfg.batch_size,
+        per_device_train_batch_size=stage_cfg.batch_size // workers,
+        ddp_backend=None if workers == 1 else ("nccl" if on_gpu else "gloo"),
         gradient_accumulation_steps=stage_cfg.grad_accum,
         logging_steps=stage_cfg.logging_steps,
         logging_first_step=True,
@@ -240,7 +253,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     if not console.verbose():  # the Trainer adds one of the two, depending on transformers' log level
         trainer.remove_callback(ProgressCallback)
         trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(_Progress(stage))
+        if is_lead():
+            trainer.add_callback(_Progress(stage))
     last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
@@ -265,5 +279,6 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     }
     stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None
     stats["health"] = assess(stats, health, stage)  # under train.strict this raises: nothing is published
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
+    if is_lead():
+        shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
     return stats

@@ -42,8 +42,11 @@ def _max_len(stage_cfg, model_cfg) -> int:
 
 
 def _save(model, tokenizer, work_dir: Path, method: str) -> str:
-    """Write the trained weights: the adapter alone for LoRA, the whole model for full tuning."""
+    """Write the trained weights: the adapter alone for LoRA, the whole model for full tuning (by rank 0
+    alone when several workers trained it: msm.train.distributed)."""
     sub = "adapter" if method == "lora" else "model"
+    if not loop.is_lead():
+        return sub
     model.save_pretrained(str(work_dir / sub))
     if sub == "model":
         tokenizer.save_pretrained(str(work_dir / sub))

@@ -1,0 +1,81 @@
+"""Data-parallel training inside one job: a training stage's recipe run by N torchrun workers.
+
+    python train.py midtrain.processes=4 aft.processes=4      # a 4-GPU node: one worker per GPU (NCCL)
+    python train.py model=tiny midtrain.processes=2           # CPU: two workers over gloo (what CI runs)
+
+Why a subprocess rather than launching the whole job under torchrun: everything around training (the
+store and its locks, data stages that call LLMs, evals, the tracker, the summary) is one process's work,
+and N copies of it would race on the store and call the generator N times. So the stage's build runs
+``torch.distributed.run --standalone`` over :func:`_worker`, which runs the same recipe
+(``msm.train.recipes``) the single-process path runs. The Trainer sees ``WORLD_SIZE`` and wraps the
+model in DDP; ``batch_size`` stays the global batch (each worker takes ``batch_size / processes`` rows
+per step), and the loss is averaged over the tokens of all workers (the Trainer's
+``average_tokens_across_devices``), so N workers compute the single-process update up to float
+rounding. Rank 0 alone saves checkpoints, the weights and the stats, and its training curve reaches the
+tracker when the stage ends. A worker that fails fails the stage with its output on the console.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from msm.errors import MsmError
+from msm.jsonl import read_jsonl, write_json
+from msm.train import loop, recipes
+
+RECIPES = {"midtrain": recipes.midtrain, "aft": recipes.aft}
+
+
+def run(recipe: str, work: Path, ref: dict, data_file: Path, stage_cfg, model_cfg, seed: int,
+        log_fn: Callable[[dict], None], health) -> dict:
+    """Train with ``stage_cfg.processes`` workers (1: in this process); return the recipe's stats."""
+    n = int(stage_cfg.processes)
+    if n <= 1:
+        return RECIPES[recipe](work, ref, data_file, stage_cfg, model_cfg, seed, log_fn, health)
+    loop.last_complete_checkpoint(work / "checkpoints")  # drop a cut-off checkpoint before any worker looks
+    job, curve, stats = work / "distributed.json", work / "distributed_log.jsonl", work / "distributed_stats.json"
+    curve.unlink(missing_ok=True)
+    stats.unlink(missing_ok=True)
+    container = lambda c: OmegaConf.to_container(c, resolve=True, enum_to_str=True) if OmegaConf.is_config(c) else c  # noqa: E731
+    write_json(job, {"recipe": recipe, "work": str(work), "ref": ref, "data_file": str(data_file),
+                     "stage": container(stage_cfg), "model": container(model_cfg), "seed": seed,
+                     "health": container(health) if health is not None else None})
+    threads = max(1, (os.cpu_count() or n) // n)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+           "-m", "msm.train.distributed", str(job)]
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0 or not stats.is_file():
+        raise MsmError(f"{recipe}: the {n} training processes failed (exit status {done.returncode}); their "
+                       "output is above. Nothing was published; a rerun resumes from the last checkpoint")
+    for record in read_jsonl(curve) if curve.is_file() else []:
+        log_fn(record)
+    return {**json.loads(stats.read_text()), "processes": n}
+
+
+def _worker(job_file: str) -> None:
+    job = json.loads(Path(job_file).read_text())
+    work = Path(job["work"])
+    lead = loop.is_lead()
+
+    def log_fn(record: dict) -> None:
+        if lead:
+            with open(work / "distributed_log.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    health = OmegaConf.create(job["health"]) if job["health"] is not None else None
+    stats = RECIPES[job["recipe"]](work, job["ref"], Path(job["data_file"]), OmegaConf.create(job["stage"]),
+                                   OmegaConf.create(job["model"]), int(job["seed"]), log_fn, health)
+    if lead:
+        write_json(work / "distributed_stats.json", stats)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])
