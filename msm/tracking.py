@@ -8,6 +8,7 @@ history, summary, tables) passes through ``msm.secrets.scrub`` first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from msm.secrets import scrub
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
+HISTORY_FILE = "history.jsonl"  # every record sent to W&B's history, one per line, for reading without W&B
 _SECRET = re.compile(r"(api_?key|secret|password|auth_token|access_token)$", re.IGNORECASE)
 
 
@@ -37,8 +39,8 @@ def redact(obj):
 class Tracker:
     """A thin wrapper so stages can log without knowing whether W&B is on."""
 
-    def __init__(self, run: Run | None = None):
-        self.run = run
+    def __init__(self, run: Run | None = None, job_dir: Path | None = None):
+        self.run, self.job_dir = run, job_dir
 
     @property
     def dir(self) -> Path | None:
@@ -46,7 +48,11 @@ class Tracker:
 
     def log(self, record: dict) -> None:
         if self.run:
-            self.run.log(scrub(record))
+            record = scrub(record)
+            self.run.log(record)
+            if self.job_dir is not None:
+                with open(self.job_dir / HISTORY_FILE, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
 
     def summary(self, record: dict) -> None:
         if self.run:
@@ -81,6 +87,9 @@ def start(cfg: DictConfig, job_dir: Path, name: str, group: str, extra: dict | N
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
+    # One W&B run per job folder: a requeued or restarted job continues it (W&B appends online; offline, the
+    # second run folder carries the same id and `wandb sync` of both continues the run).
+    run_id = hashlib.sha256(str(Path(job_dir).resolve()).encode()).hexdigest()[:16]
     argv, sys.argv = sys.argv, scrub(sys.argv)  # W&B records the command line in the run's metadata
     try:
         run = wandb.init(
@@ -93,9 +102,11 @@ def start(cfg: DictConfig, job_dir: Path, name: str, group: str, extra: dict | N
             job_type=scrub(str(cfg.experiment or "job")),
             config=scrub(redact({**OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), **(extra or {})})),
             reinit="finish_previous",
+            id=run_id,
+            resume="allow",
         )
     finally:
         sys.argv = argv
     for stage in ("midtrain", "aft"):
         run.define_metric(f"{stage}/*", step_metric=f"{stage}/step")
-    return Tracker(run)
+    return Tracker(run, Path(job_dir))

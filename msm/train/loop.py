@@ -35,11 +35,29 @@ log = logging.getLogger(__name__)
 
 
 class _Watch(TrainerCallback):
-    """Stops a diverged run, and forwards loss, tokens seen and step time to the tracker."""
+    """Stops a diverged run, and forwards loss, tokens seen and step time to the tracker.
+
+    Records are held back until the checkpoint that covers them is written (and until the end): a run
+    killed or preempted after a checkpoint resumes from it and logs the later steps again, so had they
+    been sent already, the tracker's history would hold them twice. Sent at checkpoints, the history of
+    a resumed run tiles every step exactly once. The cost: the live curve moves at ``save_steps``.
+    """
 
     def __init__(self, stage: str, log_fn):
         self.stage, self.log_fn, self.t_step = stage, log_fn, None
         self.step_times: list[float] = []
+        self.pending: list[dict] = []
+
+    def _flush(self) -> None:
+        for record in self.pending:
+            self.log_fn(record)
+        self.pending = []
+
+    def on_save(self, args, state, control, **kw):
+        self._flush()
+
+    def on_train_end(self, args, state, control, **kw):
+        self._flush()
 
     def on_step_begin(self, args, state, control, **kw):
         self.t_step = time.perf_counter()
@@ -67,7 +85,7 @@ class _Watch(TrainerCallback):
             record[f"{self.stage}/step_time_s"] = sum(self.step_times[-args.logging_steps :]) / len(
                 self.step_times[-args.logging_steps :]
             )
-        self.log_fn(record)
+        self.pending.append(record)
 
 
 class _Progress(TrainerCallback):

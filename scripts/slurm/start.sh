@@ -23,6 +23,9 @@ alive() { [ -f "$DIR/pids/$1.pid" ] && kill -0 "$(cat "$DIR/pids/$1.pid")" 2>/de
 if alive slurmctld && alive slurmd && sinfo -h -o %T 2>/dev/null | grep -qx idle; then
     log "already running (state in $DIR)"; exit 0
 fi
+if command -v scontrol >/dev/null && scontrol ping >/dev/null 2>&1; then
+    die "another Slurm controller already answers here (not started from $DIR): stop it first, or use it as it is"
+fi
 
 # --- packages --------------------------------------------------------------------------------------------
 need=()

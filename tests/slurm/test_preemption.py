@@ -15,7 +15,7 @@ from tests.slurm.test_slurm_sweep import SLURM
 pytestmark = pytest.mark.slow
 STATS = ("loss", "loss_start", "final_loss", "steps", "tokens_seen", "rows", "label_tokens_per_epoch")
 JOB = ["model=tiny", "aft=none", "stages=[data,midtrain]", "datagen.documents.target_documents=400",
-       "midtrain.max_steps=150", "midtrain.save_steps=5", "midtrain.batch_size=2", "threads=1", "logger=none"]
+       "midtrain.max_steps=150", "midtrain.save_steps=5", "midtrain.batch_size=2", "threads=1", "logger=wandb"]
 
 
 def _complete_checkpoint(store) -> bool:
@@ -55,3 +55,14 @@ def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path
     (manifest,) = [read_json(p) for p in store.glob("midtrain/[0-9a-f]*/manifest.json")]
     assert manifest["resumed"] is True and manifest["info"]["resumed_from"].startswith("checkpoint-")
     assert {k: manifest["info"][k] for k in STATS} == {k: expected["info"][k] for k in STATS}
+
+    # W&B: the requeued job continued the same run (one id, two offline run folders), and its history, as
+    # msm sent it (history.jsonl mirrors every record), has each training step once, as the uninterrupted run.
+    runs = sorted((sweep / "0" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and len({r.name.rsplit("-", 1)[-1] for r in runs}) == 1, runs
+    steps = [r["midtrain/step"] for r in _history(sweep / "0") if "midtrain/step" in r]
+    assert steps == sorted(set(steps)) == [r["midtrain/step"] for r in _history(tmp_path / "ref_job") if "midtrain/step" in r]
+
+
+def _history(job):
+    return [json.loads(line) for line in (job / "history.jsonl").read_text().splitlines()]
