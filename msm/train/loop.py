@@ -80,6 +80,8 @@ class _Watch(TrainerCallback):
                     f"became non-finite; nothing was published. Lower {self.stage}.lr or check the data."
                 )
         record = {f"{self.stage}/{k}": v for k, v in logs.items() if isinstance(v, (int, float))}
+        if "train_loss" in logs:  # the Trainer's figure covers only the updates since the last resume
+            record[f"{self.stage}/train_loss"] = mean_logged_loss(state.log_history)
         record[f"{self.stage}/step"] = state.global_step
         if self.step_times:
             record[f"{self.stage}/step_time_s"] = sum(self.step_times[-args.logging_steps :]) / len(

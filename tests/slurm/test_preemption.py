@@ -60,8 +60,10 @@ def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path
     # msm sent it (history.jsonl mirrors every record), has each training step once, as the uninterrupted run.
     runs = sorted((sweep / "0" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and len({r.name.rsplit("-", 1)[-1] for r in runs}) == 1, runs
-    steps = [r["midtrain/step"] for r in _history(sweep / "0") if "midtrain/step" in r]
-    assert steps == sorted(set(steps)) == [r["midtrain/step"] for r in _history(tmp_path / "ref_job") if "midtrain/step" in r]
+    steps = [r["midtrain/step"] for r in _history(sweep / "0") if "midtrain/loss" in r]
+    assert steps == sorted(set(steps)) == [r["midtrain/step"] for r in _history(tmp_path / "ref_job") if "midtrain/loss" in r]
+    final = [r["midtrain/train_loss"] for r in _history(sweep / "0") if "midtrain/train_loss" in r]
+    assert final[-1] == expected["info"]["loss"]  # the whole run's mean, not the Trainer's since-resume figure
 
 
 def _history(job):
