@@ -111,13 +111,18 @@ def range_problems(cfg: DictConfig) -> list[str]:
 
 
 def path_problems(cfg: DictConfig) -> list[str]:
-    """The store must be a folder this process can create and write in. Tried for real (create the folder,
-    write and delete a file): permission bits say nothing for root, a read-only mount or a full disk.
-    Found out later, the job would fail with a traceback after composing, or after a stage ran."""
+    """The store must be a folder this process can create and write in. Tried for real (a file written
+    and deleted at once in the store, or in the folder where it would be created): permission bits say
+    nothing for root, a read-only mount or a full disk. Nothing is left behind: a job refused here has
+    not even made the store's folder. Found out later, it would fail with a traceback after a stage ran."""
     store = Path(str(cfg.paths.store)).expanduser()
+    where = store
+    while not where.exists() and where != where.parent:  # the folder mkdir would start from
+        where = where.parent
     try:
-        store.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=store, prefix=".msm-write-check-"):
+        if not where.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
+        with tempfile.TemporaryFile(dir=where, prefix=".msm-write-check-"):
             pass
     except OSError as e:
         return [f"paths.store={store}: cannot write there ({e.strerror or type(e).__name__}); point paths.store "
