@@ -136,6 +136,10 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     except KeyboardInterrupt:
         write_json(job_dir / STATUS_FILE, {"status": "interrupted", "error": "interrupted (Ctrl-C); rerun to resume"})
         raise
+    except SystemExit as e:  # submitit exits this way once it has requeued a preempted or timed-out job
+        write_json(job_dir / STATUS_FILE, {"status": "interrupted",
+                                           "error": f"stopped (exit {e.code}): preempted or timed out? a rerun resumes"})
+        raise
     except BaseException as e:
         reason = str(e) if isinstance(e, MsmError) else f"{type(e).__name__}: {e}"
         write_json(job_dir / STATUS_FILE, {"status": "failed", "error": reason or type(e).__name__})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, OmegaConf
 
 from msm.secrets import scrub
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -37,10 +40,24 @@ def redact(obj):
 
 
 class Tracker:
-    """A thin wrapper so stages can log without knowing whether W&B is on."""
+    """A thin wrapper so stages can log without knowing whether W&B is on.
+
+    W&B failing never fails a job: its results are on disk either way. When a call into W&B raises (its
+    service process was killed, as Slurm does to every process of a job it requeues), the tracker says
+    so once and goes quiet, so the exception that matters (the preemption's exit, a real error) is the
+    one the job ends with.
+    """
 
     def __init__(self, run: Run | None = None, job_dir: Path | None = None):
         self.run, self.job_dir = run, job_dir
+
+    def _call(self, fn, *args, **kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as e:
+            log.warning("W&B stopped working (%s: %s); the job goes on without it, its files are complete",
+                        type(e).__name__, e)
+            self.run = None
 
     @property
     def dir(self) -> Path | None:
@@ -49,14 +66,14 @@ class Tracker:
     def log(self, record: dict) -> None:
         if self.run:
             record = scrub(record)
-            self.run.log(record)
+            self._call(self.run.log, record)
             if self.job_dir is not None:
                 with open(self.job_dir / HISTORY_FILE, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
 
     def summary(self, record: dict) -> None:
         if self.run:
-            self.run.summary.update(scrub(record))
+            self._call(self.run.summary.update, scrub(record))
 
     def table(self, name: str, rows: list[dict]) -> None:
         """Log rows (one eval item or sample each) as a W&B Table, so transcripts are read beside the numbers.
@@ -71,11 +88,11 @@ class Tracker:
         columns = list(dict.fromkeys(k for r in rows for k in r))
         cell = lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v  # noqa: E731
         data = scrub([[cell(r.get(c)) for c in columns] for r in rows])
-        self.run.log({name: wandb.Table(columns=columns, data=data)})
+        self._call(self.run.log, {name: wandb.Table(columns=columns, data=data)})
 
     def finish(self, exit_code: int = 0) -> None:
         if self.run:
-            self.run.finish(exit_code=exit_code)
+            self._call(self.run.finish, exit_code=exit_code)
             self.run = None
 
 
