@@ -73,6 +73,13 @@ class TrainMethod(Choice):
     full = "full"
 
 
+class Sharding(Choice):
+    """How several training processes hold the model (``processes`` > 1; msm/train/distributed.py)."""
+
+    none = "none"  # data parallel (DDP): every worker holds the whole model and its optimizer state
+    fsdp = "fsdp"  # FSDP2 through accelerate: parameters, gradients and optimizer state split over the workers
+
+
 class Scheduler(Choice):
     """Learning-rate schedules the transformers Trainer runs with warmup and no extra arguments."""
 
@@ -299,6 +306,9 @@ class TrainStage:
     max_seq_len: Optional[int] = None  # null = the model's max_seq_len
     precision: Precision = Precision.auto
     save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
+    # also checkpoint once this many minutes passed since the last checkpoint (0: off): long steps on a
+    # cluster with a wall-clock limit lose at most this much work to a preemption or a timeout
+    save_minutes: float = 0.0
     # recompute activations in the backward pass instead of keeping them: the same numbers, more compute,
     # a fraction of the memory (the embedded demo turns it on to fit a laptop; there it costs no wall time)
     activation_checkpointing: bool = False
@@ -310,6 +320,7 @@ class TrainStage:
     # data-parallel workers for this stage (torchrun; one per GPU on a GPU node, gloo on CPU); batch_size stays
     # the global batch, so it must be a multiple of processes (msm/train/distributed.py)
     processes: int = 1
+    sharding: Sharding = Sharding.none  # with processes > 1: replicate the model (none) or shard it (fsdp)
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

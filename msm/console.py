@@ -49,6 +49,11 @@ def configure(level: str) -> None:
         os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it for every bar it creates
 
 
+def level() -> LogLevel:
+    """The level set for this process (what a child process, e.g. a training worker, is configured with)."""
+    return _level
+
+
 def verbose() -> bool:
     """True when the libraries should print as they would without msm (``log_level=debug``)."""
     return _level == LogLevel.debug

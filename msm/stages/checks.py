@@ -101,6 +101,9 @@ def range_problems(cfg: DictConfig) -> list[str]:
         need(f"{stage}.processes", s.processes, s.processes >= 1, "at least 1 training process")
         need(f"{stage}.batch_size", s.batch_size, s.processes < 1 or s.batch_size % s.processes == 0,
              f"the global batch, split over {stage}.processes={s.processes} workers: use a multiple of it")
+        need(f"{stage}.sharding", s.sharding, s.sharding == "none" or s.processes > 1,
+             f"sharding splits the model over several workers: set {stage}.processes to 2 or more")
+        need(f"{stage}.save_minutes", s.save_minutes, s.save_minutes >= 0, "0 (off) or a positive number of minutes")
         need(f"{stage}.lr", s.lr, s.lr > 0, "a learning rate is positive")
         need(f"{stage}.epochs", s.epochs, s.epochs > 0 or s.max_steps > 0, "positive (or set max_steps)")
     ev = cfg.eval

@@ -21,7 +21,7 @@ from msm.store import Build, Store, files_digest
 
 LogFn = Callable[[dict], None]
 
-TRAIN_BOOKKEEPING = ("name", "save_steps", "logging_steps", "activation_checkpointing")
+TRAIN_BOOKKEEPING = ("name", "save_steps", "save_minutes", "logging_steps", "activation_checkpointing")
 """Training settings that change how a run is recorded or how much memory it takes, not what it learns
 (activation checkpointing recomputes the same activations): left out of its key."""
 
@@ -58,11 +58,14 @@ def base_model(store: Store, model_cfg: ModelConfig) -> tuple[ModelRef, Build | 
 
 
 def _train_settings(stage_cfg) -> dict:
-    """What of a training stage's settings goes into its key. ``processes`` only when above 1: N workers
-    compute the same update up to float rounding, and a single-process key stays what it always was."""
+    """What of a training stage's settings goes into its key. ``processes`` only when above 1 and ``sharding``
+    only when on: N workers, sharded or not, compute the same update up to float rounding, and a
+    single-process key stays what it always was."""
     settings = {k: v for k, v in plain(stage_cfg).items() if k not in TRAIN_BOOKKEEPING}
     if settings.get("processes") == 1:
         del settings["processes"]
+    if settings.get("sharding") == "none":
+        del settings["sharding"]
     return settings
 
 

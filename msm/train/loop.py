@@ -65,9 +65,12 @@ class _Watch(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if self.t_step is not None:
             self.step_times.append(time.perf_counter() - self.t_step)
+        last = state.global_step >= state.max_steps
+        if last:  # no checkpoint of the finished run: resumed from one, the Trainer makes an update too many
+            control.should_save = False
         # Log at every checkpoint and at the last step, so the logged windows tile every step: a resumed
         # run then reports the same mean loss as an uninterrupted one (see mean_logged_loss).
-        if control.should_save or state.global_step >= state.max_steps:
+        if control.should_save or last:
             control.should_log = True
 
     def on_log(self, args, state, control, logs=None, **kw):
@@ -88,6 +91,32 @@ class _Watch(TrainerCallback):
                 self.step_times[-args.logging_steps :]
             )
         self.pending.append(record)
+
+
+class _TimedSaves(TrainerCallback):
+    """Asks for a checkpoint once ``minutes`` have passed since the last one (``save_minutes``), on top of
+    ``save_steps``: on a cluster where a step takes minutes, a step count alone can leave hours unsaved.
+
+    Several workers must agree on when to save (a checkpoint is written by all of them together), and
+    their clocks do not: rank 0's decision is sent to every worker at each step.
+    """
+
+    def __init__(self, minutes: float):
+        self.seconds, self.last = minutes * 60, time.monotonic()
+
+    def on_save(self, args, state, control, **kw):
+        self.last = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kw):
+        due = time.monotonic() - self.last >= self.seconds
+        if world_size() > 1:
+            import torch.distributed as dist
+
+            flag = torch.tensor([int(due)], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+            dist.broadcast(flag, src=0)
+            due = bool(flag.item())
+        if due:
+            control.should_save = True
 
 
 class _Progress(TrainerCallback):
@@ -212,13 +241,73 @@ def assess(stats: dict, health: HealthConfig, stage: str) -> str:
     message = f"warning: {stage}: " + "; ".join(problems)
     if health.strict:
         raise MsmError(message.replace("warning: ", "", 1) + " (train.strict=true: nothing was published)")
-    log.warning(message)
+    if is_lead():  # several workers reach the same verdict: say it once
+        log.warning(message)
     return message
 
 
+def _fsdp_config(model) -> dict:
+    """FSDP2 (accelerate's plugin, through the Trainer): each decoder layer is one shard unit, and
+    checkpoints are written shard by shard (no worker ever holds the whole optimizer state).
+
+    Activation checkpointing stays the model's own (the Trainer's argument), though transformers advises
+    FSDP's: FSDP's wraps each layer in a module whose name joins the parameter paths, and PEFT then finds
+    no adapter weights to save, so every checkpoint and the published adapter came out empty (measured:
+    a resumed run restarted from the initial adapter). The price is one more all-gather per layer."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return {"version": 2, "transformer_layer_cls_to_wrap": list(base._no_split_modules),
+            "state_dict_type": "SHARDED_STATE_DICT"}
+
+
+class _Trainer(Trainer):
+    """The Trainer, sharding on CPU too. accelerate turns its FSDP plugin on only for GPU-like devices,
+    though FSDP2 itself shards over gloo on CPU; so on CPU (CI's stand-in for a GPU node) the plugin the
+    Trainer built from ``fsdp_config`` is attached to accelerate's state after the fact, and the CPU run
+    takes the code path a GPU run takes: sharded parameters, sharded checkpoints, the gathered save."""
+
+    def create_accelerator_and_postprocess(self):
+        super().create_accelerator_and_postprocess()
+        if self.args.fsdp_plugin_args is None or self.is_fsdp_enabled:
+            return
+        from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+        plugin = FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)
+        if self.accelerator.mixed_precision != "no":
+            plugin.set_mixed_precision(self.accelerator.mixed_precision)
+        self.accelerator.state.distributed_type = DistributedType.FSDP
+        self.accelerator.state.fsdp_plugin = plugin
+        self.is_fsdp_enabled = True
+
+
+def _publish(trainer: Trainer, model, tokenizer, folder: Path, with_tokenizer: bool) -> None:
+    """Write the trained weights (a LoRA model writes its adapter alone). Sharded, every worker sends its
+    shards of the trainable weights to rank 0; otherwise rank 0 holds them already. Only rank 0 writes."""
+    state = None
+    if trainer.is_fsdp_enabled:  # the trainable weights (the adapter, under LoRA) gathered on rank 0, in CPU memory
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(trainer.model_wrapped, options=StateDictOptions(
+            full_state_dict=True, cpu_offload=True, ignore_frozen_params=True))
+    if not is_lead():
+        return
+    model.save_pretrained(str(folder), state_dict=state)
+    if with_tokenizer:
+        tokenizer.save_pretrained(str(folder))
+    if not any(_tensor_names(f) for f in folder.glob("*.safetensors")):  # an empty file would look complete
+        raise MsmError(f"the trained weights written to {folder} hold no tensors; nothing was published")
+
+
+def _tensor_names(path: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return list(f.keys())
+
+
 def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage: str, log_fn,
-          health: HealthConfig | None = None) -> dict:
-    """Train ``model`` in place on packed rows (``input_ids``, ``labels``, ``position_ids``); return run stats.
+          health: HealthConfig | None = None, publish_to: Path | None = None, with_tokenizer: bool = False) -> dict:
+    """Train ``model`` in place on packed rows (``input_ids``, ``labels``, ``position_ids``); return run stats,
+    and write the final weights to ``publish_to`` (with the tokenizer if ``with_tokenizer``).
 
     ``batch_size`` counts packed rows of up to max_seq_len tokens, so a step sees about
     batch_size x max_seq_len tokens however long the individual documents or chats are. The stats say
@@ -231,6 +320,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     on_gpu = next(model.parameters()).device.type == "cuda" or (world_size() > 1 and torch.cuda.is_available())
     bf16 = use_bf16_autocast(stage_cfg.precision, model)
     workers = world_size()  # batch_size is the global batch: each worker takes its share (preflight: divisible)
+    sharded = workers > 1 and stage_cfg.sharding == "fsdp"
     ckpt_dir = work_dir / "checkpoints"
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -250,6 +340,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         save_steps=stage_cfg.save_steps,
         save_total_limit=1,
         activation_checkpointing=stage_cfg.activation_checkpointing,
+        fsdp=sharded,
+        fsdp_config=_fsdp_config(model) if sharded else None,
         activation_checkpointing_kwargs={"use_reentrant": False},  # the reentrant variant needs input grads under LoRA
         seed=seed,
         data_seed=seed,
@@ -260,15 +352,15 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
     )
-    watch = _Watch(stage, log_fn)
-    trainer = Trainer(
+    watch = _Watch(stage, log_fn)  # after _TimedSaves: it logs at every step a checkpoint is asked for
+    trainer = _Trainer(
         model=model,
         args=args,
         train_dataset=dataset,
         data_collator=partial(collate_packed, pad_token_id=tokenizer.pad_token_id,
                               pad_to_multiple_of=stage_cfg.pad_to_multiple_of),
         processing_class=tokenizer,
-        callbacks=[watch],
+        callbacks=[*([_TimedSaves(stage_cfg.save_minutes)] if stage_cfg.save_minutes > 0 else []), watch],
     )
     if not console.verbose():  # the Trainer adds one of the two, depending on transformers' log level
         trainer.remove_callback(ProgressCallback)
@@ -299,6 +391,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     }
     stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None
     stats["health"] = assess(stats, health, stage)  # under train.strict this raises: nothing is published
+    if publish_to is not None:
+        _publish(trainer, model, tokenizer, publish_to, with_tokenizer)
     if is_lead():
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # the published artifact is the final weights only
     return stats

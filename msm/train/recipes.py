@@ -41,16 +41,10 @@ def _max_len(stage_cfg, model_cfg) -> int:
     return stage_cfg.max_seq_len or model_cfg.max_seq_len
 
 
-def _save(model, tokenizer, work_dir: Path, method: str) -> str:
-    """Write the trained weights: the adapter alone for LoRA, the whole model for full tuning (by rank 0
-    alone when several workers trained it: msm.train.distributed)."""
-    sub = "adapter" if method == "lora" else "model"
-    if not loop.is_lead():
-        return sub
-    model.save_pretrained(str(work_dir / sub))
-    if sub == "model":
-        tokenizer.save_pretrained(str(work_dir / sub))
-    return sub
+def _weights_folder(method: str) -> str:
+    """Where a stage's weights go in its folder: the adapter alone for LoRA, the whole model (with its
+    tokenizer) for full tuning."""
+    return "adapter" if method == "lora" else "model"
 
 
 def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
@@ -73,8 +67,10 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainSt
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,
                                        seed=seed)
-    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn, health)
-    return {**stats, "documents": len(docs), "saved": _save(model, tokenizer, work_dir, stage_cfg.method)}
+    sub = _weights_folder(stage_cfg.method)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn, health,
+                       publish_to=work_dir / sub, with_tokenizer=sub == "model")
+    return {**stats, "documents": len(docs), "saved": sub}
 
 
 def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
@@ -99,5 +95,7 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model
     method = "lora" if ref["adapter"] is not None else stage_cfg.method
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None, seed=seed)
-    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn, health)
-    return {**stats, "rows": len(rows), "truncated": truncated, "saved": _save(model, tokenizer, work_dir, method)}
+    sub = _weights_folder(method)
+    stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn, health,
+                       publish_to=work_dir / sub, with_tokenizer=sub == "model")
+    return {**stats, "rows": len(rows), "truncated": truncated, "saved": sub}

@@ -28,10 +28,31 @@ PRELOAD = ["torch", "transformers", "peft", "msm.pipeline", "msm.train.recipes",
 TIMING_KEYS = ("_s", "_seconds", "job_dir")
 
 
-def _child(overrides: list[str], job_dir: str) -> None:
+def _pause_in_checkpoint(stage: str, nth: int, job_dir: str) -> None:
+    """Halt the child inside the ``nth`` checkpoint of ``stage`` once its weights and optimizer state are on
+    disk and its RNG and trainer state are not, and say so in ``job_dir/paused``, so the parent's SIGKILL
+    lands in the middle of a checkpoint's files (the Trainer writes trainer_state.json last)."""
+    from transformers import Trainer
+
+    write_rng_state, seen = Trainer._save_rng_state, []
+
+    def paused(trainer, output_dir):
+        if f"/{stage}/" in str(output_dir):
+            seen.append(output_dir)
+            if len(seen) == nth:
+                (Path(job_dir) / "paused").write_text(str(output_dir))
+                time.sleep(3600)
+        return write_rng_state(trainer, output_dir)
+
+    Trainer._save_rng_state = paused
+
+
+def _child(overrides: list[str], job_dir: str, pause: tuple[str, int] | None = None) -> None:
     log = open(Path(job_dir) / "child.log", "ab", buffering=0)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
+    if pause is not None:
+        _pause_in_checkpoint(*pause, job_dir)
     from hydra import compose, initialize_config_dir
 
     from msm.config import register_configs
@@ -54,9 +75,10 @@ def context():
     return _ctx
 
 
-def start(overrides: list[str], job_dir: Path):
+def start(overrides: list[str], job_dir: Path, pause: tuple[str, int] | None = None):
+    """Start a job in a child process; with ``pause=(stage, n)`` it halts inside that stage's n-th checkpoint."""
     job_dir.mkdir(parents=True, exist_ok=True)
-    proc = context().Process(target=_child, args=(list(overrides), str(job_dir)), daemon=False)
+    proc = context().Process(target=_child, args=(list(overrides), str(job_dir), pause), daemon=False)
     proc.start()
     return proc
 

@@ -2,9 +2,11 @@
 uninterrupted run (training statistics included), and the store never holds a folder that looks complete
 without being so, nor loses one it published."""
 
+import json
 import random
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +105,37 @@ def test_kill_nine_in_every_stage_then_rerun_equals_the_uninterrupted_run(writer
     for stage, key in order:
         assert artifact_files(store, stage, key) == artifact_files(ref_store, stage, key), f"{stage} differs"
     TALLY.lost += len(lost_artifacts(store, published))
+
+
+@pytest.mark.parametrize("stage", ["midtrain", "aft"])
+def test_kill_nine_in_the_middle_of_a_checkpoint_write(writer, reference, tmp_path, stage):
+    """SIGKILL a job while its second checkpoint of ``stage`` is half on disk (weights and optimizer state
+    written, RNG and trainer state not). The rerun drops the cut-off checkpoint, resumes from the complete
+    one before it, and ends with the uninterrupted run's metrics and the same weights, byte for byte."""
+    expected, order, _, ref_store = reference
+    store = tmp_path / "store"
+    args = job_args(writer.base_url, store)
+    proc = harness.start(args, tmp_path / "killed", pause=(stage, 2))
+    marker, deadline = tmp_path / "killed" / "paused", time.monotonic() + 300
+    while not marker.is_file():
+        assert proc.is_alive() and time.monotonic() < deadline, "the job never reached its second checkpoint"
+        time.sleep(0.02)
+    proc.kill()
+    proc.join(60)
+    TALLY.kills += 1
+    TALLY.kills_by_stage[f"{stage} checkpoint write"] = TALLY.kills_by_stage.get(f"{stage} checkpoint write", 0) + 1
+    cut = Path(marker.read_text())
+    assert cut.is_dir() and not (cut / "trainer_state.json").exists()  # the kill left a checkpoint half written
+    (complete,) = [p for p in cut.parent.glob("checkpoint-*") if p != cut]
+    assert (complete / "trainer_state.json").is_file()
+
+    metrics = run_to_end(args, tmp_path / "rerun")
+    assert comparable(metrics) == expected
+    (key,) = [k for s, k in order if s == stage]
+    manifest = json.loads((store / stage / key / "manifest.json").read_text())
+    assert manifest["resumed"] and manifest["info"]["resumed_from"] == complete.name
+    assert artifact_files(store, stage, key) == artifact_files(ref_store, stage, key)
+    assert lost_artifacts(store, set()) == []
 
 
 def test_concurrent_jobs_on_one_store_with_kills_between(writer, reference, tmp_path):
