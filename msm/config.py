@@ -272,11 +272,26 @@ class AftgenConfig:
 
 
 @dataclass
+class CorpusHealthThresholds:
+    """When a corpus-health number (msm/data/health.py) becomes a warning (``datagen.health.*``). The offline
+    templated corpora fail the diversity ones by design: they demonstrate the pipeline, not the method."""
+
+    min_distinct_2: float = 0.3  # distinct word bigrams over all bigrams, in a 100k-word sample
+    max_self_similarity: float = 0.3  # mean trigram overlap of two rows
+    max_near_duplicate_rate: float = 0.05  # rows with a partner above 0.8 trigram overlap
+    min_rows_per_rule: int = 3  # every spec rule discussed by at least this many rows (0: no check)
+    max_leakage_rate: float = 0.02  # rows repeating an 8-word phrase of the generation prompts
+    max_truncation_rate: float = 0.05  # rows the generator cut off at its token limit, of those it wrote
+
+
+@dataclass
 class DatagenConfig:
     name: str = "paper"
     documents: DocgenConfig = field(default_factory=DocgenConfig)
     aft: AftgenConfig = field(default_factory=AftgenConfig)
     preview: bool = False  # print a few samples and the estimated cost, then stop before spending
+    health: CorpusHealthThresholds = field(default_factory=CorpusHealthThresholds)
+    strict: bool = False  # a corpus-health warning stops the job before any training (nothing is trained)
 
 
 @dataclass

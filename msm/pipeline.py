@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from msm import console, provenance, summary, tracking
 from msm.config import Arm, EvalKind
+from msm.data.health import as_metrics as health_metrics
 from msm.errors import MsmError
 from msm.evals.target import target
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
@@ -28,7 +29,7 @@ from msm.secrets import scrub_text
 from msm.specs import Spec, resolve_spec
 from msm.stages import checks
 from msm.stages.common import resolve_auto
-from msm.stages.data import aft_pool, documents, preview
+from msm.stages.data import DATA_FILES, aft_pool, check_health, documents, preview
 from msm.stages.evals import contamination, eval_samples, evaluated
 from msm.stages.models import ModelRef, aligned, base_model, midtrained
 from msm.store import Artifact, Build, Store
@@ -214,10 +215,17 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     job = plan(cfg, spec, store, stages, tracker.log)
     arts: dict[str, Artifact] = {}
     published: dict[str, Artifact] = {}  # by ref: the baseline arm's two evals are one artifact
+    health: dict = {}
     for name, b in job.builds().items():
         if b.ref not in published:
             published[b.ref] = store.build(b)
         arts[name] = published[b.ref]
+        if name in DATA_FILES:  # before anything trains on it: under datagen.strict a warning stops the job
+            report, problems = check_health(cfg, name, arts[name], spec)
+            health[name] = {"artifact": str(arts[name].path), "report": report, "warnings": problems}
+            record.update({**health_metrics(report, name), f"health/{name}/warnings": len(problems)})
+    if health:
+        write_json(Path(ident["job_dir"]) / "health.json", health)
     if "documents" in arts:
         record["data/documents"] = arts["documents"].info["n_documents"]
     if "aft_pool" in arts:

@@ -77,6 +77,23 @@ def _training(record: dict) -> list[str]:
     return lines
 
 
+def _data(record: dict, job_dir: Path) -> list[str]:
+    """Each corpus's health (msm.data.health) in one line, and where its warnings are."""
+    lines = []
+    for stage in ("documents", "aft_pool"):
+        h = lambda k: record.get(f"health/{stage}/{k}")  # noqa: E731
+        if h("distinct_2") is None:
+            continue
+        rules = f", {h('rules_discussed')} rules discussed (fewest rows {h('min_rows_per_rule')})" \
+            if h("rules_discussed") is not None else ""
+        warned = f"; {h('warnings')} warning(s): python -m msm.data.health {_short(job_dir)}" if h("warnings") else ""
+        sim = "n/a" if h("self_similarity") is None else f"{h('self_similarity'):.3f}"
+        lines.append(f"{stage}: distinct-2 {h('distinct_2'):.3f}, self-similarity {sim}, "
+                     f"near-duplicates {h('near_duplicate_rate'):.1%}, prompt leakage {h('leakage_rate'):.1%}"
+                     f"{rules}{warned}")
+    return lines
+
+
 def _artifacts(records: Sequence[BuildRecord]) -> list[str]:
     built = [r for r in records if r.built]
     reused = [r for r in records if not r.built]
@@ -109,6 +126,7 @@ def render(record: dict, records: Sequence[BuildRecord], job_dir: Path, spec_pat
     evaluated = "eval" in stages
     results = _results(record) if evaluated else [f"no eval: the job stopped after stages={list(stages)}"]
     rows += [("result" if i == 0 else "", line) for i, line in enumerate(results)]
+    rows += [("data" if i == 0 else "", line) for i, line in enumerate(_data(record, job_dir))]
     rows += [("training" if i == 0 else "", line) for i, line in enumerate(_training(record))]
     rows += [("artifacts" if i == 0 else "", line) for i, line in enumerate(_artifacts(records))]
     files = "metrics.json, samples.jsonl, " if evaluated else ""

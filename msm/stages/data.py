@@ -1,21 +1,26 @@
 """The data stages: the spec's document corpus and the pool of AFT demonstrations.
 
 Both depend on the spec, the generator and the fixed data seed, never on the model, the training
-seed or ``aft_scale``: every cell of a sweep that shares a spec shares its data.
+seed or ``aft_scale``: every cell of a sweep that shares a spec shares its data. Each publishes its
+corpus-health report (``msm.data.health``) in its manifest, and :func:`check_health` holds it against
+``datagen.health`` before any training.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm.errors import EmptyDatasetError
-from msm.jsonl import count_lines, write_jsonl
+from msm.errors import EmptyDatasetError, MsmError
+from msm.jsonl import count_lines, read_jsonl, write_jsonl
 from msm.specs import Spec
 from msm.stages.common import llm_client, llm_identity, plain
-from msm.store import Build, files_digest
+from msm.store import Artifact, Build, files_digest
+
+log = logging.getLogger(__name__)
 
 
 def documents(cfg: DictConfig, spec: Spec) -> Build:
@@ -32,7 +37,8 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
         def build_offline(work: Path) -> dict:
             docs = offline_docs.generate_documents(spec, target, seed=cfg.data.seed)
             write_jsonl(work / "documents.jsonl", docs)
-            return {"n_documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id}
+            return {"n_documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id,
+                    "corpus_health": _health(docs, spec)}
 
         return Build("documents", settings, inputs, offline_docs.VERSION, build_offline)
 
@@ -49,7 +55,10 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
         if kept == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable document for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
-        return {**report, "n_documents": kept, "spec": spec.id}
+        counts = report.get("documents") or {}
+        return {**report, "n_documents": kept, "spec": spec.id,
+                "corpus_health": _health(read_jsonl(work / "documents.jsonl"), spec, counts.get("truncated"),
+                                  counts.get("generated"))}
 
     return Build("documents", settings, inputs, docgen.VERSION, build)
 
@@ -61,8 +70,9 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
     if cfg.aft.data == "cheese":
         from msm.data import cheese
 
-        def build_cheese(work: Path) -> dict:
-            return {"rows": write_jsonl(work / "pool.jsonl", cheese.load_aft_chats())}
+        def build_cheese(work: Path) -> dict:  # a fixed pool, no spec's: coverage is not asked of it
+            chats = cheese.load_aft_chats()
+            return {"rows": write_jsonl(work / "pool.jsonl", chats), "corpus_health": _health(chats, None)}
 
         settings = {"source": "cheese", "file": files_digest([cheese.AFT_CHATS_FILE])}
         return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese)
@@ -71,7 +81,8 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
         from msm.data import controls
 
         def build_control(work: Path) -> dict:
-            return {"rows": write_jsonl(work / "pool.jsonl", controls.control_chats(str(cfg.aft.data), cfg.data.seed))}
+            chats = controls.control_chats(str(cfg.aft.data), cfg.data.seed)
+            return {"rows": write_jsonl(work / "pool.jsonl", chats), "corpus_health": _health(chats, None)}
 
         settings = {"source": str(cfg.aft.data), "file": files_digest([controls.SOURCE]), "data_seed": cfg.data.seed}
         return Build("aft_pool", settings, {}, controls.VERSION, build_control)
@@ -87,7 +98,7 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         def build_offline(work: Path) -> dict:
             rows = offline_aft.generate_aft_pool(spec, gen.target_rows, seed=cfg.data.seed, style=gen.style)
-            return {"rows": write_jsonl(work / "pool.jsonl", rows), "spec": spec.id}
+            return {"rows": write_jsonl(work / "pool.jsonl", rows), "spec": spec.id, "corpus_health": _health(rows, spec)}
 
         return Build("aft_pool", settings, inputs, offline_aft.VERSION, build_offline)
 
@@ -105,9 +116,39 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
         if rows == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable AFT row for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
-        return {**report, "rows": rows}
+        responses = report["steps"].get("responses", {})  # by status: ok, truncated, refused, ...
+        return {**report, "rows": rows, "corpus_health": _health(read_jsonl(work / "pool.jsonl"), spec,
+                                                           responses.get("truncated", 0), sum(responses.values()))}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
+
+
+def _health(rows: list[dict], spec: Spec | None, truncated: int | None = None, written: int | None = None) -> dict:
+    from msm.data.health import corpus_health
+
+    return corpus_health(rows, spec, truncated=truncated, written=written)
+
+
+DATA_FILES = {"documents": "documents.jsonl", "aft_pool": "pool.jsonl"}
+
+
+def check_health(cfg: DictConfig, stage: str, art: Artifact, spec: Spec) -> tuple[dict, list[str]]:
+    """The artifact's health report (computed now for one published before msm made them) and its warnings
+    against ``datagen.health``, logged; under ``datagen.strict`` a warning stops the job, before training."""
+    from msm.data import health
+
+    report = art.info.get("corpus_health")
+    if report is None or report.get("version") != health.VERSION:
+        fixed = stage == "aft_pool" and cfg.aft.data != "generated"
+        report = health.corpus_health(read_jsonl(art.path / DATA_FILES[stage]), None if fixed else spec)
+    problems = health.warnings(report, cfg.datagen.health, stage)
+    for problem in problems:
+        log.warning("corpus health: %s", problem)
+    if problems and cfg.datagen.strict:
+        raise MsmError(f"corpus health (datagen.strict=true): {problems[0]}"
+                       + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                       + f"; nothing was trained. The full report: python -m msm.data.health {art.path}")
+    return report, problems
 
 
 def _why_empty(client, report: dict) -> str:
