@@ -32,7 +32,7 @@ from msm.errors import MsmError
 from .figures import REPORT_FIGURES, bar_by_arm, figure_name, paper_figures
 from .reports import REPORTS, pick_report, run_report
 from .results import group_columns, headline_metrics, load
-from .stats import summarize
+from .stats import retention_summary, summarize
 
 
 def num(x: float) -> str:
@@ -75,6 +75,16 @@ def format_table(summary: pd.DataFrame, by: list[str]) -> str:
         table["valid"] = [num(v) for v in rows["valid_rate"]]
         blocks.append(f"== {metric} ==\n" + table.to_string(index=False))
     return head + "\n\n".join(blocks)
+
+
+def format_retention(retained: pd.DataFrame, by: list[str]) -> str:
+    """One row per group, one column per retention number: ``mean ± SEM (n seeds)``."""
+    shown = [c for c in by if c in ("spec", "arm") or retained[c].astype(str).nunique(dropna=False) > 1]
+    wide = retained.assign(cell=[format_cell(m, s, k) for m, s, k in zip(retained["mean"], retained["sem"],
+                                                                           retained["n_seeds"])])
+    table = wide.pivot_table(index=shown, columns="metric", values="cell", aggfunc="first", sort=False)
+    table = table[[m for m in dict.fromkeys(retained["metric"])]]
+    return "== retention (eval.also=[retention]; over-refusal by the rule-based detector) ==\n" + table.to_string()
 
 
 def _pooled(r: dict) -> str:
@@ -127,6 +137,11 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
     echo(format_table(summary, by))
     summary.to_csv(out / "summary.csv", index=False)
     written.append(out / "summary.csv")
+    retained = retention_summary(df, by)
+    if not retained.empty:  # side effects beside the target: eval.also=[retention]
+        echo("\n" + format_retention(retained, by))
+        retained.to_csv(out / "retention.csv", index=False)
+        written.append(out / "retention.csv")
 
     name = report or pick_report(df)
     try:

@@ -158,6 +158,29 @@ def summarize(df: pd.DataFrame, metrics: Sequence[str] | None = None, by: Sequen
     return out.drop(columns="_metric").reset_index(drop=True)
 
 
+RETENTION_METRICS = (
+    "retention/kl_mean", "retention/bits_per_byte_delta", "retention/bits_per_byte", "base/retention/bits_per_byte",
+    "retention/capability/accuracy", "base/retention/capability/accuracy",
+    "retention/over_refusal_rule_based/rate", "base/retention/over_refusal_rule_based/rate",
+)
+"""What ``eval.also=[retention]`` measured (msm/evals/retention.py), read beside the target metric per arm."""
+
+
+def retention_summary(df: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per group (every identity column but the seed, as :func:`summarize`): mean and SEM over seeds of each
+    retention number, off-target drift included; empty when no job measured retention."""
+    by = group_columns(df, by)
+    columns = [c for c in (*RETENTION_METRICS, *sorted(c for c in df.columns if c.startswith("retention/off_target/")
+                                                        and c.endswith("/drift"))) if c in df.columns]
+    rows = []
+    for metric in columns:
+        for key, group in df[df[metric].notna()].groupby(list(by), dropna=False, sort=False):
+            values = group[metric].to_numpy(dtype=float)
+            rows.append(dict(zip(by, key if isinstance(key, tuple) else (key,)), metric=metric,
+                             mean=float(values.mean()), sem=sem(values), n_seeds=len(values)))
+    return pd.DataFrame(rows, columns=[*by, "metric", "mean", "sem", "n_seeds"])
+
+
 def select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
     """Rows matching every ``column: value`` of ``where`` (None or NaN matches a missing value)."""
     mask = pd.Series(True, index=df.index)

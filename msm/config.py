@@ -125,6 +125,12 @@ class EvalKind(Choice):
     agentic = "agentic"  # sampled responses to the misalignment scenarios, judged
 
 
+class AlsoEval(Choice):
+    """Evals a job runs beside its main one (``eval.also``), on the trained model and its base."""
+
+    retention = "retention"  # divergence from the base and bits per byte on general text (msm/evals/retention.py)
+
+
 class Sampler(Choice):
     hf = "hf"  # the job's own model, batched generate
     openai = "openai"  # a served model (sampler_model at sampler_base_url)
@@ -361,6 +367,18 @@ class HealthConfig:
 
 
 @dataclass
+class RetentionConfig:
+    """``eval.also=[retention]``: how much of the general-text set, and in what batches (msm/evals/retention.py)."""
+
+    max_texts: Optional[int] = None  # the first N general-text passages; null = all 110
+    max_len: int = 512  # tokens per passage, its context token included (the passages fit in ~150)
+    max_capability_items: Optional[int] = None  # the first N of the 200 forced-choice items; null = all
+    max_refusal_prompts: Optional[int] = None  # the first N of the 40 benign requests; null = all
+    refusal_max_new_tokens: int = 48  # a refusal shows in its first sentence
+    batch_size: int = 8
+
+
+@dataclass
 class VllmConfig:
     """vLLM's offline engine for ``eval.sampler=vllm`` (GPU); run in its own interpreter, see msm/evals/vllm_worker.py."""
 
@@ -394,6 +412,8 @@ class EvalConfig:
     batch_size: int = 16
     precision: Precision = Precision.auto
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
+    also: list[AlsoEval] = field(default_factory=list)  # more evals beside this one: [retention]
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 @dataclass

@@ -20,9 +20,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from msm import console, provenance, summary, tracking
-from msm.config import Arm, EvalKind
+from msm.config import AlsoEval, Arm, EvalKind
 from msm.data.health import as_metrics as health_metrics
 from msm.errors import MsmError
+from msm.evals.retention import off_target_drift
 from msm.evals.target import target
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
@@ -30,7 +31,7 @@ from msm.specs import Spec, resolve_spec
 from msm.stages import checks
 from msm.stages.common import resolve_auto
 from msm.stages.data import DATA_FILES, aft_pool, check_health, documents, preview
-from msm.stages.evals import contamination, eval_samples, evaluated
+from msm.stages.evals import contamination, eval_samples, evaluated, retained
 from msm.stages.models import ModelRef, aligned, base_model, midtrained
 from msm.store import Artifact, Build, Store
 
@@ -58,6 +59,7 @@ class JobPlan:
     aft: Build | None = None
     eval: Build | None = None
     eval_base: Build | None = None
+    retention: Build | None = None
     base: ModelRef | None = None  # the model the job starts from
     model: ModelRef | None = None  # the model it ends with (the base itself for the baseline arm)
 
@@ -88,6 +90,8 @@ def plan(cfg: DictConfig, spec: Spec, store: Store, stages: list[str],
         job.eval = evaluated(cfg, job.model, "trained", spec)
         if cfg.eval.include_base:
             job.eval_base = evaluated(cfg, job.base, "base", spec)
+        if AlsoEval.retention in cfg.eval.also:
+            job.retention = retained(cfg, job.model, job.base)
     return job
 
 
@@ -249,6 +253,9 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     if "eval_base" in arts:
         base = target(cfg.eval.kind, arts["eval_base"].info["metrics"], spec.values, judged)
         record.update({f"base/{k}": v for k, v in base.items() if k in ("target/rate", "target/n")})
+    if "retention" in arts:
+        record.update(arts["retention"].info["metrics"])
+        record.update(off_target_drift(record, spec.values))
     write_jsonl(Path(ident["job_dir"]) / "samples.jsonl", samples)
     tracker.table("samples", samples)
     if cfg.eval.kind == "agentic":

@@ -77,6 +77,24 @@ def _training(record: dict) -> list[str]:
     return lines
 
 
+def _retention(record: dict) -> list[str]:
+    """Divergence from the base and bits per byte beside the base's (msm.evals.retention)."""
+    if record.get("retention/kl_mean") is None:
+        return []
+    return [f"KL(trained || base) {record['retention/kl_mean']:.4f} nats/token (p95 {record['retention/kl_p95_tokens']:.4f}) "
+            f"over {record['retention/n_tokens']:,} tokens of {record['retention/n_texts']} general-text passages",
+            f"bits per byte: trained {record['retention/bits_per_byte']:.4f} vs untrained "
+            f"{record['base/retention/bits_per_byte']:.4f} ({record['retention/bits_per_byte_delta']:+.4f})"] + [
+        f"{what}: trained {record[f'retention/{key}']:.3f} vs untrained {record[f'base/retention/{key}']:.3f} "
+        f"(n={record[f'retention/{n}']})"
+        for what, key, n in (("capability (forced choice)", "capability/accuracy", "capability/n"),
+                             ("over-refusal (rule-based detector)", "over_refusal_rule_based/rate",
+                              "over_refusal_rule_based/n"))
+        if record.get(f"retention/{key}") is not None] + [
+        f"off-target drift: {k.split('/')[2]} {v:+.3f} (trained minus untrained rate, n={record[k[:-5] + 'n']})"
+        for k, v in record.items() if k.startswith("retention/off_target/") and k.endswith("/drift")]
+
+
 def _data(record: dict, job_dir: Path) -> list[str]:
     """Each corpus's health (msm.data.health) in one line, and where its warnings are."""
     lines = []
@@ -126,6 +144,7 @@ def render(record: dict, records: Sequence[BuildRecord], job_dir: Path, spec_pat
     evaluated = "eval" in stages
     results = _results(record) if evaluated else [f"no eval: the job stopped after stages={list(stages)}"]
     rows += [("result" if i == 0 else "", line) for i, line in enumerate(results)]
+    rows += [("retention" if i == 0 else "", line) for i, line in enumerate(_retention(record))]
     rows += [("data" if i == 0 else "", line) for i, line in enumerate(_data(record, job_dir))]
     rows += [("training" if i == 0 else "", line) for i, line in enumerate(_training(record))]
     rows += [("artifacts" if i == 0 else "", line) for i, line in enumerate(_artifacts(records))]

@@ -82,6 +82,40 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
     return Build("eval", settings, inputs, version, build)
 
 
+def retained(cfg: DictConfig, ref: ModelRef, base: ModelRef) -> Build:
+    """Retention of the trained model against its base (``eval.also=[retention]``): one artifact holding both
+    models' numbers (its divergence needs the two side by side): KL and bits per byte on general text,
+    forced-choice capability, rule-based over-refusal (its responses in ``responses.jsonl``)."""
+    from msm.evals import retention
+
+    settings = {"retention": plain(cfg.eval.retention), "precision": str(cfg.eval.precision),
+                "files": files_digest(retention.FILES)}
+
+    def build(work: Path) -> dict:
+        from msm.models import load_model, load_tokenizer, use_bf16_autocast
+
+        model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+        if ref.key == base.key:  # the untrained arm: its own base
+            other = model
+        elif ref.adapter is not None and ref.base == base.base and base.adapter is None:
+            other = None  # a LoRA on the base: the base is the same weights with the adapter off
+        else:
+            other = load_model(base.base, dtype=cfg.model.dtype, adapter=base.adapter).eval()
+        tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
+        r, bf16 = cfg.eval.retention, use_bf16_autocast(cfg.eval.precision, model)
+        metrics = retention.score(model, tokenizer, retention.load_texts(r.max_texts), base=other,
+                                  batch_size=r.batch_size, max_len=r.max_len, bf16=bf16)
+        metrics.update(retention.capability(model, tokenizer, retention.load_capability(r.max_capability_items),
+                                            base=other, batch_size=r.batch_size, bf16=bf16))
+        refusals, rows = retention.over_refusal(model, tokenizer, retention.load_over_refusal(r.max_refusal_prompts),
+                                                base=other, batch_size=r.batch_size,
+                                                max_new_tokens=r.refusal_max_new_tokens, bf16=bf16)
+        write_jsonl(work / "responses.jsonl", rows)
+        return {"metrics": {**metrics, **refusals}}
+
+    return Build("retention", settings, {"model": ref.key, "base": base.key}, retention.VERSION, build)
+
+
 def _sampler(cfg: DictConfig, ref: ModelRef, work: Path):
     """``sample(prompts, n, temperature=, max_new_tokens=)`` for the model under test, by ``eval.sampler``."""
     from msm.evals import sampling

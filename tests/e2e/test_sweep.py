@@ -4,6 +4,7 @@ Runs ``train.py -m`` as a subprocess exactly as a user would, and checks every j
 offline run folders, the analysis CLI over the sweep, and that the rerun builds nothing.
 """
 
+import csv
 import json
 import struct
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 from .conftest import REPO, TINY, job_dirs, read_json, run_train
 
 SPECS = ("cheese_affordability", "cheese_america")
+RETENTION = ["eval.also=[retention]", "eval.retention.max_texts=20", "eval.retention.max_capability_items=40",
+             "eval.retention.max_refusal_prompts=8", "eval.retention.refusal_max_new_tokens=16"]
 pytestmark = pytest.mark.slow
 
 
@@ -21,7 +24,7 @@ pytestmark = pytest.mark.slow
 def sweep(tmp_path_factory):
     """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing."""
     root = tmp_path_factory.mktemp("sweep")
-    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, f"paths.store={root / 'store'}"]
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, *RETENTION, f"paths.store={root / 'store'}"]
     first = run_train([*args, f"hydra.sweep.dir={root / 'first'}"])
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_train([*args, f"hydra.sweep.dir={root / 'second'}"])
@@ -150,3 +153,15 @@ def test_analysis_summarizes_the_sweep(sweep):
     for spec in SPECS:
         assert spec in out.stdout
     assert "affordability/rate" in out.stdout and (first / "summary.csv").is_file()
+    # retention beside the target, per arm: every job measured it on the trained and the base model
+    assert "== retention (eval.also=[retention]" in out.stdout
+    retention = {(r["spec"], r["metric"]): r for r in csv.DictReader((first / "retention.csv").open())}
+    for spec in SPECS:
+        assert int(retention[(spec, "retention/kl_mean")]["n_seeds"]) == 2
+        assert float(retention[(spec, "retention/kl_mean")]["mean"]) > 0  # training moved the model
+        assert (spec, "base/retention/capability/accuracy") in retention
+    for job in job_dirs(first):
+        metrics = read_json(job / "metrics.json")
+        assert metrics["retention/n_texts"] == 20 and metrics["retention/capability/n"] == 40
+        assert metrics["retention/over_refusal_rule_based/n"] == 8
+        assert any(k.startswith("retention/off_target/") for k in metrics)  # the value the spec does not declare
