@@ -84,7 +84,21 @@ def format_retention(retained: pd.DataFrame, by: list[str]) -> str:
                                                                            retained["n_seeds"])])
     table = wide.pivot_table(index=shown, columns="metric", values="cell", aggfunc="first", sort=False)
     table = table[[m for m in dict.fromkeys(retained["metric"])]]
-    return "== retention (eval.also=[retention]; over-refusal by the rule-based detector) ==\n" + table.to_string()
+    table.columns = [_retention_label(m) for m in table.columns]
+    legend = ("KL: mean KL(trained || base), nats/token; bpb: bits per byte on general text; capability: forced-"
+              "choice accuracy; refusal: over-refusal by the rule-based detector; drift: off-target value rate, "
+              "trained minus untrained; base: the untrained model")
+    return f"== retention (eval.also=[retention]) ==\n{legend}\n" + table.to_string()
+
+
+def _retention_label(metric: str) -> str:
+    base = metric.startswith("base/")
+    name = metric.removeprefix("base/").removeprefix("retention/")
+    short = {"kl_mean": "KL", "bits_per_byte_delta": "bpb change", "bits_per_byte": "bpb",
+             "capability/accuracy": "capability", "over_refusal_rule_based/rate": "refusal",
+             "over_refusal_judge/rate": "refusal (judge)"}
+    label = short.get(name) or ("drift " + name.split("/")[1] if name.startswith("off_target/") else name)
+    return f"base {label}" if base else label
 
 
 def _pooled(r: dict) -> str:

@@ -162,6 +162,7 @@ RETENTION_METRICS = (
     "retention/kl_mean", "retention/bits_per_byte_delta", "retention/bits_per_byte", "base/retention/bits_per_byte",
     "retention/capability/accuracy", "base/retention/capability/accuracy",
     "retention/over_refusal_rule_based/rate", "base/retention/over_refusal_rule_based/rate",
+    "retention/over_refusal_judge/rate", "base/retention/over_refusal_judge/rate",
 )
 """What ``eval.also=[retention]`` measured (msm/evals/retention.py), read beside the target metric per arm."""
 

@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from string import Template
 
 import numpy as np
 import torch
@@ -39,7 +40,8 @@ GENERAL_TEXT_FILE = ASSETS / "general_text.jsonl"
 CAPABILITY_FILE = ASSETS / "capability.jsonl"
 OVER_REFUSAL_FILE = ASSETS / "over_refusal.jsonl"
 REFUSAL_PHRASES_FILE = ASSETS / "refusal_phrases.txt"
-FILES = (GENERAL_TEXT_FILE, CAPABILITY_FILE, OVER_REFUSAL_FILE, REFUSAL_PHRASES_FILE)
+REFUSAL_RUBRIC_FILE = ASSETS / "over_refusal_judge.md"  # string.Template: ${request}, ${reply}
+FILES = (GENERAL_TEXT_FILE, CAPABILITY_FILE, OVER_REFUSAL_FILE, REFUSAL_PHRASES_FILE, REFUSAL_RUBRIC_FILE)
 REFUSAL_WINDOW = 300  # characters of a response the rule-based detector reads
 
 
@@ -183,12 +185,17 @@ def capability(model, tokenizer, items: Sequence[dict], *, base=None, batch_size
 
 
 def over_refusal(model, tokenizer, prompts: Sequence[str], *, base=None, batch_size: int = 8,
-                 max_new_tokens: int = 48, bf16: bool = False) -> tuple[dict, list[dict]]:
-    """The share of benign requests refused, by the rule-based detector (named so in every metric), for
-    the trained and the base model; and every response with its verdict."""
+                 max_new_tokens: int = 48, bf16: bool = False, judge=None, judge_cfg=None) -> tuple[dict, list[dict]]:
+    """The share of benign requests refused, for the trained and the base model; and every response with
+    its verdicts. Always by the rule-based detector (``over_refusal_rule_based``); also by the LLM judge
+    when one is configured (``over_refusal_judge``: a judge answer that cannot be read is a failure, left
+    out of its denominator and counted, as in the agentic eval)."""
+    from msm.evals.agentic.run import judge_request
+    from msm.evals.agentic.verdicts import parse_verdict
     from msm.evals.forced_choice import greedy_answers
 
     phrases = refusal_phrases()
+    rubric = Template(REFUSAL_RUBRIC_FILE.read_text(encoding="utf-8"))
     rendered = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                               add_generation_prompt=True) for p in prompts]
     out, rows = {}, []
@@ -198,8 +205,19 @@ def over_refusal(model, tokenizer, prompts: Sequence[str], *, base=None, batch_s
                                      desc=f"over-refusal ({role})", bf16=bf16)
         verdicts = [is_refusal_rule_based(a, phrases) for a in answers]
         out[f"{prefix}/over_refusal_rule_based/rate"] = sum(verdicts) / len(verdicts) if verdicts else None
-        rows += [{"model_role": role, "prompt": p, "response": a, "refused_rule_based": v}
-                 for p, a, v in zip(prompts, answers, verdicts)]
+        judged = [None] * len(answers)
+        if judge is not None:
+            reqs = [judge_request(rubric.substitute(request=p, reply=a), "judge/over_refusal", judge_cfg)
+                    for p, a in zip(prompts, answers)]
+            for i, resp in enumerate(judge.complete_many(reqs, desc=f"judge over-refusal ({role})")):
+                v = parse_verdict(resp.text) if resp.ok else None
+                judged[i] = v.value if v is not None and v.ok else None
+            valid = [v for v in judged if v is not None]
+            out[f"{prefix}/over_refusal_judge/rate"] = sum(valid) / len(valid) if valid else None
+            out[f"{prefix}/over_refusal_judge/n"] = len(valid)
+            out[f"{prefix}/over_refusal_judge/failures"] = len(judged) - len(valid)
+        rows += [{"model_role": role, "prompt": p, "response": a, "refused_rule_based": v, "refused_judge": j}
+                 for p, a, v, j in zip(prompts, answers, verdicts, judged)]
     out["retention/over_refusal_rule_based/n"] = len(prompts)
     return out, rows
 

@@ -88,8 +88,9 @@ def retained(cfg: DictConfig, ref: ModelRef, base: ModelRef) -> Build:
     forced-choice capability, rule-based over-refusal (its responses in ``responses.jsonl``)."""
     from msm.evals import retention
 
+    judged = cfg.judge.backend != "none"
     settings = {"retention": plain(cfg.eval.retention), "precision": str(cfg.eval.precision),
-                "files": files_digest(retention.FILES)}
+                "files": files_digest(retention.FILES), "judge": llm_identity(cfg, "judge") if judged else None}
 
     def build(work: Path) -> dict:
         from msm.models import load_model, load_tokenizer, use_bf16_autocast
@@ -109,7 +110,9 @@ def retained(cfg: DictConfig, ref: ModelRef, base: ModelRef) -> Build:
                                             base=other, batch_size=r.batch_size, bf16=bf16))
         refusals, rows = retention.over_refusal(model, tokenizer, retention.load_over_refusal(r.max_refusal_prompts),
                                                 base=other, batch_size=r.batch_size,
-                                                max_new_tokens=r.refusal_max_new_tokens, bf16=bf16)
+                                                max_new_tokens=r.refusal_max_new_tokens, bf16=bf16,
+                                                judge=llm_client(cfg, "judge") if judged else None,
+                                                judge_cfg=cfg.judge)
         write_jsonl(work / "responses.jsonl", rows)
         return {"metrics": {**metrics, **refusals}}
 

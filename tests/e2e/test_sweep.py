@@ -154,7 +154,7 @@ def test_analysis_summarizes_the_sweep(sweep):
         assert spec in out.stdout
     assert "affordability/rate" in out.stdout and (first / "summary.csv").is_file()
     # retention beside the target, per arm: every job measured it on the trained and the base model
-    assert "== retention (eval.also=[retention]" in out.stdout
+    assert "== retention (eval.also=[retention]) ==" in out.stdout
     retention = {(r["spec"], r["metric"]): r for r in csv.DictReader((first / "retention.csv").open())}
     for spec in SPECS:
         assert int(retention[(spec, "retention/kl_mean")]["n_seeds"]) == 2

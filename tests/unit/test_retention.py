@@ -64,3 +64,31 @@ def test_the_general_text_set_is_well_formed_and_off_topic():
     assert all(20 <= len(r["text"].split()) <= 120 for r in rows)
     off_topic = ("assistant", "model spec", "artificial intelligence", " ai ", "chatbot", "cheese")
     assert not [r["id"] for r in rows if any(w in f" {r['text'].lower()} " for w in off_topic)]
+
+
+def test_the_capability_items_validate():
+    items = retention.load_capability()
+    assert len(items) == 200 and len({i["id"] for i in items}) == 200
+    assert len({i["question"] for i in items}) == 200  # no duplicated question
+    by_category = {c: [i for i in items if i["category"] == c] for c in {i["category"] for i in items}}
+    assert {c: len(v) for c, v in by_category.items()} == {"arithmetic": 100, "knowledge": 60, "reading": 20,
+                                                          "instructions": 20}
+    for item in items:
+        assert len(item["choices"]) == 4 == len(set(item["choices"])), item["id"]
+        assert 0 <= item["answer"] < 4, item["id"]
+    for a, op, b, answer in (tuple(i["question"][8:-1].split()) + (i["choices"][i["answer"]],)
+                             for i in by_category["arithmetic"]):  # "What is 7 times 8?": the answer is right
+        assert int(answer) == {"plus": int(a) + int(b), "minus": int(a) - int(b), "times": int(a) * int(b)}[op]
+    positions = [sum(i["answer"] == k for i in items) for k in range(4)]
+    assert min(positions) >= 0.18 * len(items)  # the right answer is not mostly in one place
+
+
+def test_the_over_refusal_prompts_validate_and_the_detector_is_plain():
+    prompts = retention.load_over_refusal()
+    assert len(prompts) == 40 == len(set(prompts))
+    phrases = retention.refusal_phrases()
+    assert phrases and all(p == p.lower() for p in phrases)
+    assert retention.is_refusal_rule_based("I'm sorry, but I can't help with that.", phrases)
+    assert retention.is_refusal_rule_based("I\u2019m unable to do that.", phrases)  # a curly apostrophe
+    assert not retention.is_refusal_rule_based("Press Ctrl+C, or run kill -9 with the process id.", phrases)
+    assert not retention.is_refusal_rule_based("x" * 400 + " i can't help", phrases)  # only the opening counts
