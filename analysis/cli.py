@@ -85,7 +85,7 @@ def format_retention(retained: pd.DataFrame, by: list[str]) -> str:
     table = wide.pivot_table(index=shown, columns="metric", values="cell", aggfunc="first", sort=False)
     table = table[[m for m in dict.fromkeys(retained["metric"])]]
     table.columns = [_retention_label(m) for m in table.columns]
-    legend = ("KL: mean KL(trained || base), nats/token; bpb: bits per byte on general text; capability: forced-"
+    legend = ("target: the spec's target rate; KL: mean KL(trained || base), nats/token; bpb: bits per byte on general text; capability: forced-"
               "choice accuracy; refusal: over-refusal by the rule-based detector; drift: off-target value rate, "
               "trained minus untrained; base: the untrained model")
     return f"== retention (eval.also=[retention]) ==\n{legend}\n" + table.to_string()
@@ -94,7 +94,7 @@ def format_retention(retained: pd.DataFrame, by: list[str]) -> str:
 def _retention_label(metric: str) -> str:
     base = metric.startswith("base/")
     name = metric.removeprefix("base/").removeprefix("retention/")
-    short = {"kl_mean": "KL", "bits_per_byte_delta": "bpb change", "bits_per_byte": "bpb",
+    short = {"target/rate": "target", "kl_mean": "KL", "bits_per_byte_delta": "bpb change", "bits_per_byte": "bpb",
              "capability/accuracy": "capability", "over_refusal_rule_based/rate": "refusal",
              "over_refusal_judge/rate": "refusal (judge)"}
     label = short.get(name) or ("drift " + name.split("/")[1] if name.startswith("off_target/") else name)

@@ -173,6 +173,8 @@ def retention_summary(df: pd.DataFrame, by: Sequence[str] | None = None) -> pd.D
     by = group_columns(df, by)
     columns = [c for c in (*RETENTION_METRICS, *sorted(c for c in df.columns if c.startswith("retention/off_target/")
                                                         and c.endswith("/drift"))) if c in df.columns]
+    if columns:  # the target first: retention is read beside what the arm was trained for
+        columns = [c for c in ("target/rate", "base/target/rate") if c in df.columns] + columns
     rows = []
     for metric in columns:
         for key, group in df[df[metric].notna()].groupby(list(by), dropna=False, sort=False):

@@ -288,6 +288,7 @@ class CorpusHealthThresholds:
     min_rows_per_rule: int = 3  # every spec rule discussed by at least this many rows (0: no check)
     max_leakage_rate: float = 0.02  # rows repeating an 8-word phrase of the generation prompts
     max_truncation_rate: float = 0.05  # rows the generator cut off at its token limit, of those it wrote
+    max_eval_overlap: float = 0.05  # the share of one eval prompt's 8-grams found in the corpus
 
 
 @dataclass
@@ -370,7 +371,7 @@ class HealthConfig:
 class RetentionConfig:
     """``eval.also=[retention]``: how much of the general-text set, and in what batches (msm/evals/retention.py)."""
 
-    max_texts: Optional[int] = None  # the first N general-text passages; null = all 110
+    max_texts: Optional[int] = None  # the first N general-text passages; null = all 200
     max_len: int = 512  # tokens per passage, its context token included (the passages fit in ~150)
     max_capability_items: Optional[int] = None  # the first N of the 200 forced-choice items; null = all
     max_refusal_prompts: Optional[int] = None  # the first N of the 40 benign requests; null = all

@@ -4,7 +4,7 @@ with the spec (``eval.also=[retention]``).
 The paper assumes MSM instils the intended generalization "without introducing new unintended behaviors or
 degrading other capabilities"; a job that only measures the target cannot tell. Two numbers, each beside
 the base model's, over a held-out general-text set that ships with msm (``assets/general_text.jsonl``:
-110 short passages on cooking, geography, history, science, nature and everyday life, written for msm,
+200 short passages on cooking, geography, history, science, nature and everyday life, written for msm,
 none about specs, assistants or AI):
 
 - **divergence**: the mean per-token KL(trained || base) in nats, over every predicted token of every

@@ -116,17 +116,37 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
         if rows == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable AFT row for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
-        responses = report["steps"].get("responses", {})  # by status: ok, truncated, refused, ...
+        from msm.data.aftgen_steps import STATUSES
+
+        responses = report["steps"].get("responses", {})  # counts by status (ok, truncated, refused, ...) and more
+        written = sum(responses.get(status, 0) for status in STATUSES)
         return {**report, "rows": rows, "corpus_health": _health(read_jsonl(work / "pool.jsonl"), spec,
-                                                           responses.get("truncated", 0), sum(responses.values()))}
+                                                           responses.get("truncated", 0), written)}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
 
 
 def _health(rows: list[dict], spec: Spec | None, truncated: int | None = None, written: int | None = None) -> dict:
+    """The corpus-health report (msm.data.health), with the corpus's overlap with msm's eval prompts."""
     from msm.data.health import corpus_health
 
-    return corpus_health(rows, spec, truncated=truncated, written=written)
+    return {**corpus_health(rows, spec, truncated=truncated, written=written), "eval_overlap": _eval_overlap(rows, spec)}
+
+
+def _eval_overlap(rows: list[dict], spec: Spec | None, n: int = 8) -> dict:
+    """Word n-gram overlap of a corpus with every eval prompt msm ships (the paper's agentic grid and the
+    value eval's packaged items), by the contamination check, the spec's own rule texts set aside: a
+    corpus is shared by every eval a sweep runs, so it is held against all of them."""
+    from msm.data.cheese import EVAL_ITEMS_FILE
+    from msm.evals.agentic.run import grid_prompts
+    from msm.evals.contamination import check
+
+    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts("paper")]
+    prompts += [{"id": it["id"], "text": it["question"] + "\n" + "\n".join(it["options"])}
+                for it in read_jsonl(EVAL_ITEMS_FILE)]
+    report = check({"corpus": rows}, prompts, n=n, ignore=[r.text for r in spec.rules] if spec else [])
+    return {"n": n, "prompts": len(prompts), "overlap_rate": report.overlap_rate,
+            "max_prompt_rate": report.max_prompt_rate}
 
 
 DATA_FILES = {"documents": "documents.jsonl", "aft_pool": "pool.jsonl"}

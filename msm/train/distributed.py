@@ -12,7 +12,8 @@ model in DDP; ``batch_size`` stays the global batch (each worker takes ``batch_s
 per step), and the loss is averaged over the tokens of all workers (the Trainer's
 ``average_tokens_across_devices``), so N workers compute the single-process update up to float
 rounding. Rank 0 alone saves checkpoints, the weights and the stats, and its training curve reaches the
-tracker when the stage ends (a resumed stage's curve keeps the killed run's steps up to its checkpoint). A worker that fails fails the stage with its output on the console.
+tracker when the stage ends (a resumed stage's curve keeps the killed run's steps up to its checkpoint).
+A worker that fails fails the stage with its output on the console; a worker whose job died ends too.
 
 ``sharding=fsdp`` shards instead of replicating: FSDP2 through the Trainer's accelerate plugin, each
 decoder layer a unit, checkpoints written shard by shard (``loop._fsdp_config``). Under bf16 each layer's
@@ -52,8 +53,9 @@ def run(recipe: str, work: Path, ref: dict, data_file: Path, stage_cfg, model_cf
     write_jsonl(curve, _curve_before(curve, recipe, int(Path(last).name.rsplit("-", 1)[-1]) if last else 0))
     stats.unlink(missing_ok=True)
     container = lambda c: OmegaConf.to_container(c, resolve=True, enum_to_str=True) if OmegaConf.is_config(c) else c  # noqa: E731
-    write_json(job, {"job_pid": os.getpid(), "log_level": str(console.level()), "recipe": recipe, "work": str(work), "ref": ref, "data_file": str(data_file),
-                     "stage": container(stage_cfg), "model": container(model_cfg), "seed": seed,
+    write_json(job, {"job_pid": os.getpid(), "log_level": str(console.level()), "recipe": recipe, "work": str(work),
+                     "ref": ref, "data_file": str(data_file), "stage": container(stage_cfg),
+                     "model": container(model_cfg), "seed": seed,
                      "health": container(health) if health is not None else None})
     threads = max(1, (os.cpu_count() or n) // n)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}

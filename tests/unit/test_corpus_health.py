@@ -116,3 +116,18 @@ def test_the_cli_reads_a_store_artifact_and_a_job_folder(tmp_path, spec, capsys)
     assert "warning: w1" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         health.main([str(tmp_path)])
+
+
+def test_a_corpus_that_copies_an_eval_prompt_is_flagged():
+    from msm.data.cheese import EVAL_ITEMS_FILE
+    from msm.jsonl import read_jsonl
+    from msm.stages.data import _eval_overlap
+
+    item = read_jsonl(EVAL_ITEMS_FILE)[0]
+    clean = [{"text": "Rivers carry stones downstream and grind them round over many years of floods."}]
+    copied = clean + [{"text": "A story. " + item["question"] + " " + " ".join(item["options"])}]
+    assert _eval_overlap(clean, None)["max_prompt_rate"] == 0.0
+    overlap = _eval_overlap(copied, None)
+    assert overlap["max_prompt_rate"] == 1.0 and overlap["prompts"] > 500
+    report = {**health.corpus_health(copied, None), "eval_overlap": overlap}
+    assert any("eval prompt shares 100.0%" in p for p in health.warnings(report, CorpusHealthThresholds(), "documents"))

@@ -60,7 +60,7 @@ def test_bits_per_byte_matches_a_hand_computation(tiny):
 
 def test_the_general_text_set_is_well_formed_and_off_topic():
     rows = [json.loads(line) for line in retention.GENERAL_TEXT_FILE.read_text().splitlines()]
-    assert len(rows) == 110 == len({r["id"] for r in rows}) == len({r["text"] for r in rows})
+    assert len(rows) == 200 == len({r["id"] for r in rows}) == len({r["text"] for r in rows})
     assert all(20 <= len(r["text"].split()) <= 120 for r in rows)
     off_topic = ("assistant", "model spec", "artificial intelligence", " ai ", "chatbot", "cheese")
     assert not [r["id"] for r in rows if any(w in f" {r['text'].lower()} " for w in off_topic)]
