@@ -138,12 +138,11 @@ def _eval_overlap(rows: list[dict], spec: Spec | None, n: int = 8) -> dict:
     value eval's packaged items), by the contamination check, the spec's own rule texts set aside: a
     corpus is shared by every eval a sweep runs, so it is held against all of them."""
     from msm.data.cheese import EVAL_ITEMS_FILE
-    from msm.evals.agentic.run import grid_prompts
+    from msm.evals.agentic.run import grid_prompt_texts
     from msm.evals.contamination import check
 
-    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts("paper")]
-    prompts += [{"id": it["id"], "text": it["question"] + "\n" + "\n".join(it["options"])}
-                for it in read_jsonl(EVAL_ITEMS_FILE)]
+    prompts = grid_prompt_texts("paper") + [{"id": it["id"], "text": it["question"] + "\n" + "\n".join(it["options"])}
+                                             for it in read_jsonl(EVAL_ITEMS_FILE)]
     report = check({"corpus": rows}, prompts, n=n, ignore=[r.text for r in spec.rules] if spec else [])
     return {"n": n, "prompts": len(prompts), "overlap_rate": report.overlap_rate,
             "max_prompt_rate": report.max_prompt_rate}

@@ -149,12 +149,11 @@ def eval_samples(art: Artifact) -> list[dict]:
 
 def contamination(cfg: DictConfig, spec: Spec, docs: Artifact | None, aft: Artifact | None):
     """N-gram overlap between a job's training corpora (documents, AFT rows) and its agentic eval prompts."""
-    from msm.evals.agentic.run import grid_prompts
+    from msm.evals.agentic.run import grid_prompt_texts
     from msm.evals.contamination import check
 
     training = {
         "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
         "aft": read_jsonl(aft.path / "rows.jsonl") if aft else [],
     }
-    prompts = [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(cfg.eval.grid)]
-    return check(training, prompts, n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])
+    return check(training, grid_prompt_texts(cfg.eval.grid), n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])

@@ -33,6 +33,12 @@ def grid_prompts(grid: str) -> list[dict]:
     return out
 
 
+def grid_prompt_texts(grid: str) -> list[dict]:
+    """Every condition of a grid as ``{"id", "text"}`` (system prompt, then user turn): what the
+    contamination check holds a training corpus against."""
+    return [{"id": p["id"], "text": p["system"] + "\n" + p["user"]} for p in grid_prompts(grid)]
+
+
 def sampling_settings(eval_cfg) -> dict:
     """The grid's advice (PAPER.md: 0.7, 4,096 tokens, ~100 samples), overridden by any explicit setting."""
     advice = grid_sampling(eval_cfg.grid)
