@@ -5,6 +5,7 @@
 
 ``seed=N-M`` is our shorthand for seeds N..M inclusive. Hydra itself would take "0-3" as one string
 value, so it is rewritten to Hydra's ``seed=range(N,M+1)`` before Hydra reads the command line.
+``plan=true`` prints what a job or sweep would build, reuse and cost, and runs nothing (msm/plan.py).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from msm.config import register_configs
 from msm.redaction import scrub_log_records
 
 _SEED_RANGE = re.compile(r"^(seed)=(\d+)-(\d+)$")
+_SCHEMA_KEYS = ("plan=",)  # keys the schema has: ``+plan=true`` (Hydra's "add a key") means plain ``plan=true``
 
 
-def expand_seed_ranges(argv: list[str]) -> list[str]:
-    """Rewrite ``seed=N-M`` to ``seed=range(N,M+1)``; reject a backwards range with a clear message."""
+def expand_shorthand(argv: list[str]) -> list[str]:
+    """Rewrite our shorthand into Hydra's: ``seed=N-M`` to ``seed=range(N,M+1)`` (a backwards range is
+    refused with a clear message), ``+plan=true`` to ``plan=true``."""
     out = []
     for arg in argv:
+        if arg.startswith("+") and arg[1:].startswith(_SCHEMA_KEYS):
+            arg = arg[1:]
         m = _SEED_RANGE.match(arg)
         if m:
             key, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))
@@ -69,7 +74,7 @@ def main(cfg: DictConfig) -> dict | None:
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], *expand_seed_ranges(sys.argv[1:])]
+    sys.argv = [sys.argv[0], *expand_shorthand(sys.argv[1:])]
     try:
         main()
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through Hydra, torch and the Trainer

@@ -203,6 +203,7 @@ class ModelConfig:
     dtype: Dtype = Dtype.auto
     max_seq_len: int = 1024
     arch: ArchConfig = field(default_factory=ArchConfig)
+    params_b: Optional[float] = None  # billions of parameters, for the sweep plan's GPU-hour estimate (tiny: counted)
 
 
 @dataclass
@@ -453,6 +454,20 @@ class SummaryConfig:
 
 
 @dataclass
+class BudgetConfig:
+    """The sweep plan and its spend gate (msm/plan.py): a sweep whose estimate exceeds a limit stops before
+    launch unless ``confirm``; the GPU-hour estimate divides training FLOPs by ``gpu_tflops`` x ``mfu``, or
+    tokens by ``tokens_per_s`` when given (a measured throughput, e.g. bench/)."""
+
+    usd: Optional[float] = None  # LLM spend limit of the sweep (generation and judging), from configured prices
+    gpu_hours: Optional[float] = None  # training and eval compute limit of the sweep
+    confirm: bool = False  # launch even if over budget
+    gpu_tflops: float = 312.0  # peak dense bf16 TFLOP/s of one accelerator (A100: 312, H100 SXM: 989)
+    mfu: float = 0.35  # the share of that peak a training step reaches
+    tokens_per_s: Optional[float] = None  # measured training tokens/s per accelerator; overrides the FLOP model
+
+
+@dataclass
 class TrainConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -468,6 +483,8 @@ class TrainConfig:
     aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
     train: HealthConfig = field(default_factory=HealthConfig)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    plan: bool = False  # print what the job or sweep would build, reuse and cost; run nothing (msm/plan.py)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)

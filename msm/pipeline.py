@@ -37,6 +37,7 @@ from msm.store import Artifact, Build, Store
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "status.json"
+ARTIFACTS_FILE = "artifacts.json"  # every stage the job built or reused, with its time and LLM usage
 PROVENANCE_FILE = "provenance.json"  # code, packages, host and Slurm ids of the job (msm/provenance.py)
 
 
@@ -179,9 +180,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
         record = _run_stages(cfg, stages, spec, store, tracker, ident)
         ok = True
     finally:
-        built = [{"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2),
-                  "peak_rss_mb": round(r.peak_rss_mb)} for r in store.records]
-        write_json(job_dir / "artifacts.json", built)
+        write_json(job_dir / ARTIFACTS_FILE, [_usage(store, r) for r in store.records])
         tracker.finish(exit_code=0 if ok else 1)
     if cfg.datagen.preview:
         print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
@@ -193,6 +192,14 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     atomic_write_text(job_dir / summary.SUMMARY_FILE, text)
     print(scrub_text(text), end="")
     return record
+
+
+def _usage(store: Store, r) -> dict:
+    """What one stage of the job took: built or reused, wall seconds, peak memory, and the LLM usage its
+    build counted (the plan's estimate is read against these: python -m msm.sweep status)."""
+    art = store.get(r.stage, r.key) if r.built else None
+    return {"stage": r.stage, "key": r.key, "built": r.built, "seconds": round(r.seconds, 2),
+            "peak_rss_mb": round(r.peak_rss_mb), "llm_usage": art.info.get("llm_usage") if art else None}
 
 
 def in_sweep() -> bool:

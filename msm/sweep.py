@@ -7,6 +7,9 @@ from what outlives the launcher:
 - ``status``: one line per job: queued, running, requeued n times, done, failed with the last error
   line, or killed (Slurm's final state), from the job folders (``status.json``, ``provenance.json``) and
   Slurm's accounting (``sacct``) for the array that submitit recorded under ``<sweep>/.submitit/``.
+  When the sweep folder holds the plan made at launch (``plan.json``, msm/plan.py), a second table sets
+  each stage's estimate beside what the jobs recorded (``artifacts.json``): builds, LLM calls and cost,
+  and compute time.
 - ``collect``: the end-of-sweep step (tables, figures, the failed jobs and the closing line), as the
   launcher would have run it; exits 1 if a job failed, 2 if some have not ended yet.
 
@@ -23,6 +26,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from msm.plan import PLAN_FILE
 
 _SUBMITTED = re.compile(r"^(\d+)_(\d+)_submitted\.pkl$")
 ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFIGURING", "COMPLETING"}
@@ -119,6 +124,44 @@ def render(jobs: list[JobState]) -> str:
     return "\n".join(lines)
 
 
+def actual_usage(sweep: Path) -> dict[str, dict]:
+    """Per stage, what the sweep's jobs recorded: distinct artifacts built, LLM calls (and cache hits) and
+    cost their builds counted, and the builds' wall hours (on whatever device the job ran)."""
+    built: dict[tuple[str, str], dict] = {}
+    for path in sorted(Path(sweep).glob("*/artifacts.json")):
+        try:
+            records = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for r in records if isinstance(records, list) else []:
+            if r.get("built"):
+                built.setdefault((r["stage"], r["key"]), r)
+    out: dict[str, dict] = {}
+    for (stage, _), r in built.items():
+        row = out.setdefault(stage, {"build": 0, "llm_calls": 0, "cache_hits": 0, "cost_usd": 0.0, "hours": 0.0})
+        usage = r.get("llm_usage") or {}
+        row["build"] += 1
+        row["llm_calls"] += usage.get("calls", 0)
+        row["cache_hits"] += usage.get("cache_hits", 0)
+        row["cost_usd"] += usage.get("cost_usd", 0.0)
+        row["hours"] += r.get("seconds", 0.0) / 3600
+    return out
+
+
+def render_spend(plan: dict, actual: dict[str, dict]) -> str:
+    """The plan's estimate beside what was built and spent, per stage."""
+    lines = ["estimate (plan.json, made at launch) vs actual (the jobs' artifacts.json), per stage:",
+             f"{'stage':<11}{'builds':>11}{'LLM calls (cached)':>26}{'USD':>17}{'GPU-h est':>11}{'hours':>9}"]
+    for stage in dict.fromkeys([*plan.get("stages", {}), *actual]):
+        e, a = plan.get("stages", {}).get(stage, {}), actual.get(stage, {})
+        calls = f"{e.get('llm_calls', 0):,} / {a.get('llm_calls', 0):,} ({a.get('cache_hits', 0):,})"
+        usd = f"{e.get('cost_usd', 0):.2f} / {a.get('cost_usd', 0):.2f}"
+        lines.append(f"{stage:<11}{e.get('build', 0):>5} / {a.get('build', 0):<3}{calls:>26}{usd:>17}"
+                     f"{e.get('gpu_hours', 0):>11.3g}{a.get('hours', 0):>9.3g}")
+    lines.append("builds, calls and USD: estimate / actual; hours: the builds' wall time, on the device each job had")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m msm.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["status", "collect"])
@@ -130,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = job_states(args.sweep)
     print(render(jobs))
     if args.command == "status":
+        plan = _read(args.sweep / PLAN_FILE)
+        if plan:
+            print("\n" + render_spend(plan, actual_usage(args.sweep)))
         return 0
     from analysis.callback import finish_sweep
 

@@ -29,13 +29,17 @@ def _mean_tokens(pairs) -> tuple[float | None, float | None]:
     return sum(tin) / len(tin), sum(tout) / len(tout)
 
 
+def first_round_calls(cfg) -> dict[str, int]:
+    """Calls per step of a full first round (``cfg``: ``datagen.aft``), known from the settings alone."""
+    cells = cfg.n_domains * len(QUESTION_TYPES)
+    return {"domains": 1, "questions": cells, "responses": cells * cfg.questions_per_type,
+            "filter": cells * cfg.questions_per_type if cfg.filter else 0}
+
+
 def estimate(gen, seen: dict) -> dict:
     """Calls and tokens of a full first round, scaled from the slice's per-call means (``seen``: step ->
     list of (request, response))."""
-    cfg = gen.cfg
-    cells = cfg.n_domains * len(QUESTION_TYPES)
-    calls = {"domains": 1, "questions": cells, "responses": cells * cfg.questions_per_type,
-             "filter": cells * cfg.questions_per_type if cfg.filter else 0}
+    calls = first_round_calls(gen.cfg)
     means = {step: _mean_tokens(seen[step]) for step in calls}
     if means["filter"][0] is None:  # nothing reached the filter: it reads about what a response call read and wrote
         rin, rout = means["responses"]

@@ -56,7 +56,7 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable document for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
         counts = report.get("documents") or {}
-        return {**report, "n_documents": kept, "spec": spec.id,
+        return {**report, "n_documents": kept, "spec": spec.id, "llm_usage": report["total_usage"],
                 "corpus_health": _health(read_jsonl(work / "documents.jsonl"), spec, counts.get("truncated"),
                                   counts.get("generated"))}
 
@@ -120,7 +120,7 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         responses = report["steps"].get("responses", {})  # counts by status (ok, truncated, refused, ...) and more
         written = sum(responses.get(status, 0) for status in STATUSES)
-        return {**report, "rows": rows, "corpus_health": _health(read_jsonl(work / "pool.jsonl"), spec,
+        return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": _health(read_jsonl(work / "pool.jsonl"), spec,
                                                            responses.get("truncated", 0), written)}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)

@@ -63,11 +63,15 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
         settings["items"] = files_digest(item_files(list(cfg.eval.item_files)))  # their content, wherever they are
 
     def build(work: Path) -> dict:
+        info: dict = {}
         if agentic:
             from msm.evals.agentic.run import evaluate, spec_rules_text
 
-            metrics, rows = evaluate(_sampler(cfg, ref, work), cfg.eval, judge=llm_client(cfg, "judge") if judged else None,
-                                     judge_cfg=cfg.judge, spec_rules=spec_rules_text(spec))
+            judge = llm_client(cfg, "judge") if judged else None
+            metrics, rows = evaluate(_sampler(cfg, ref, work), cfg.eval, judge=judge, judge_cfg=cfg.judge,
+                                     spec_rules=spec_rules_text(spec))
+            if judge is not None:  # what the judging cost, beside the plan's estimate (python -m msm.sweep status)
+                info["llm_usage"] = judge.usage.as_dict()
         else:
             from msm.evals.cheese import evaluate
             from msm.models import load_model, load_tokenizer
@@ -77,7 +81,7 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
             metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
         write_jsonl(work / "samples.jsonl", rows)
         shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed eval
-        return {"metrics": metrics}
+        return {"metrics": metrics, **info}
 
     return Build("eval", settings, inputs, version, build)
 

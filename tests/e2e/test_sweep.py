@@ -22,14 +22,58 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing."""
+    """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing.
+    It starts holding one spec's data, and the sweep is planned (plan=true) before it runs."""
     root = tmp_path_factory.mktemp("sweep")
-    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, *RETENTION, f"paths.store={root / 'store'}"]
+    store = f"paths.store={root / 'store'}"
+    filled = run_train([f"spec={SPECS[0]}", "stages=[data]", *TINY, "logger=none", store, f"hydra.run.dir={root / 'fill'}"])
+    assert filled.returncode == 0, filled.stderr[-3000:]
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, *RETENTION, store]
+    planned = run_train([*args, "+plan=true", f"hydra.sweep.dir={root / 'plan'}"])
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert "plan only, nothing launched" in planned.stdout and sorted(p.name for p in (root / "plan").iterdir()) == [
+        "plan.json"]
     first = run_train([*args, f"hydra.sweep.dir={root / 'first'}"])
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_train([*args, f"hydra.sweep.dir={root / 'second'}"])
     assert second.returncode == 0, second.stderr[-3000:]
     return root / "first", root / "second", first
+
+
+def _built(sweep_dir) -> set:
+    return {(a["stage"], a["key"]) for job in job_dirs(sweep_dir) for a in read_json(job / "artifacts.json") if a["built"]}
+
+
+def test_the_plan_predicts_every_build_and_reuse_exactly(sweep):
+    """Over a store that already holds one spec's data, plan=true names exactly the artifacts the sweep then
+    builds (artifacts.json) and those it reuses, and which jobs share each one."""
+    first, second, _ = sweep
+    plan = read_json(first.parent / "plan" / "plan.json")
+    to_build = {(a["stage"], a["key"]) for a in plan["artifacts"] if not a["stored"]}
+    stored = {(a["stage"], a["key"]) for a in plan["artifacts"] if a["stored"]}
+    assert to_build == _built(first)
+    assert {stage for stage, _ in stored} == {"documents", "aft_pool"} and len(stored) == 2  # the filled spec's data
+    used = {(a["stage"], a["key"]) for job in job_dirs(first) for a in read_json(job / "artifacts.json")}
+    assert to_build | stored == used
+    assert plan["stages"]["documents"] == {**plan["stages"]["documents"], "needed": 2, "stored": 1, "build": 1}
+    assert plan["stages"]["midtrain"]["build"] == 4 and plan["jobs"] == 4
+    docs = [a for a in plan["artifacts"] if a["stage"] == "documents"]
+    assert sorted(a["jobs"] for a in docs) == [[0, 1], [2, 3]]  # each spec's two seeds share its corpus
+    assert read_json(first / "plan.json")["artifacts"] == plan["artifacts"]  # written again at launch
+    rerun = read_json(second / "plan.json")  # the same sweep again: everything is in the store
+    assert all(a["stored"] for a in rerun["artifacts"]) and rerun["totals"]["gpu_hours"] == 0
+
+
+def test_sweep_status_sets_the_estimate_beside_the_actual(sweep):
+    first, _, _ = sweep
+    out = subprocess.run([sys.executable, "-m", "msm.sweep", "status", str(first)], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split()}
+    assert "estimate (plan.json, made at launch) vs actual" in out.stdout
+    for stage, n in (("midtrain", "4"), ("aft", "4"), ("documents", "1")):
+        assert rows[stage][1:4] == [n, "/", n], rows[stage]  # estimated builds / actual builds
+    assert float(rows["midtrain"][-1]) > 0  # the builds' wall hours
 
 
 def test_four_jobs_each_with_metrics(sweep):
@@ -71,6 +115,40 @@ def test_seeds_share_data_and_base_but_not_training(sweep):
         assert s0["midtrain"] != s1["midtrain"] and s0["aft"] != s1["aft"]
     assert arts[(SPECS[0], 0)]["documents"] != arts[(SPECS[1], 0)]["documents"]
     assert arts[(SPECS[0], 0)]["aft_pool"] == arts[(SPECS[1], 0)]["aft_pool"]  # identical demonstrations
+
+
+def _store_listing(store) -> list:
+    return sorted(str(p.relative_to(store)) for p in store.rglob("*"))
+
+
+@pytest.mark.parametrize("over", [
+    ["seed=5-6", "budget.gpu_hours=1e-12"],  # new seeds: new training; the FLOP model prices it
+    ["seed=0", "generator=openai", "datagen=smoke", "generator.price_in_per_mtok=3", "generator.price_out_per_mtok=15",
+     "budget.usd=0.01"],  # LLM-written data: priced from the settings, no server asked
+], ids=["gpu_hours", "usd"])
+def test_an_over_budget_sweep_stops_before_any_job_starts(sweep, over):
+    first, _, _ = sweep
+    root, store = first.parent, first.parent / "store"
+    before = _store_listing(store)
+    out = run_train(["-m", f"spec={','.join(SPECS)}", *TINY, f"paths.store={store}", *over,
+                     f"hydra.sweep.dir={root / 'gated'}"])
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("over budget, nothing launched: ") and " over)" in last and "budget.confirm=true" in last
+    assert sorted(p.name for p in (root / "gated").iterdir()) == ["plan.json"]  # no job folder
+    assert _store_listing(store) == before
+
+
+def test_confirm_launches_an_over_budget_sweep(sweep):
+    first, _, _ = sweep
+    store = first.parent / "store"
+    out = run_train(["-m", f"spec={SPECS[0]}", "seed=9", "stages=[data,midtrain]", "midtrain.max_steps=2", *TINY,
+                     "logger=none", f"paths.store={store}", "budget.gpu_hours=1e-15", "budget.confirm=true",
+                     f"hydra.sweep.dir={first.parent / 'confirmed'}"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "over budget, launching anyway (budget.confirm=true)" in out.stdout
+    [job] = [p for p in (first.parent / "confirmed").iterdir() if p.name.isdigit()]
+    assert [a["stage"] for a in read_json(job / "artifacts.json") if a["built"]] == ["midtrain"]
 
 
 def test_multirun_records_integer_seeds(sweep):

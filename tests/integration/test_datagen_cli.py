@@ -134,3 +134,22 @@ def test_server_answering_500_fails_with_the_status_counted(tmp_path):
     attempts = proxy.injected["500"]
     assert attempts >= 3 and f"HTTP 500 x {attempts}" in out.stderr, out.stderr[-2000:]
     assert f"at {proxy.base_url}" in out.stderr
+
+
+def test_the_plans_call_estimate_is_what_the_server_then_receives(tmp_path):
+    """plan=true counts a data stage's LLM calls before any is made; a server that plants no drop, cut-off
+    or short list (so no top-up round, regeneration or retry is needed) then receives exactly that many."""
+    never = 10**15  # larger than any prompt hash: nothing planted
+    with ScriptedWriter(short_every=never, unsuitable_every=never, cut_once_every=never, cut_always_every=never,
+                        twin_every=never).running() as server:
+        args = ["aft=none", f"generator.base_url={server.base_url}"]
+        planned = subprocess.run([sys.executable, str(REPO / "train.py"), "plan=true", "stages=[data]",
+                                  "spec=cheese_affordability", "generator=openai", "generator.model=scripted",
+                                  "datagen=smoke", "logger=none", f"paths.store={tmp_path / 'store'}",
+                                  f"hydra.run.dir={tmp_path / 'plan'}", *args],
+                                 cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert planned.returncode == 0, planned.stderr[-3000:]
+        assert sum(server.calls.values()) == 0 and not (tmp_path / "store" / "documents").exists()
+        estimate = json.loads((tmp_path / "plan" / "plan.json").read_text())["stages"]["documents"]["llm_calls"]
+        built = train(args, tmp_path, "run")["documents"]
+    assert built["built"] and estimate == sum(server.calls.values()) == built["llm_usage"]["calls"]

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "conf"
 GROUPS = ["spec", "model", "aft_scale", "generator", "datagen", "judge", "midtrain", "aft", "eval", "logger", "experiment"]
 sys.path.insert(0, str(REPO))
-from train import expand_seed_ranges  # noqa: E402
+from train import expand_shorthand  # noqa: E402
 
 register_configs()
 
@@ -111,13 +111,13 @@ def test_cheese_experiment_declares_its_sweep():
     ],
 )
 def test_seed_ranges(argv, expected):
-    assert expand_seed_ranges(argv) == expected
+    assert expand_shorthand(argv) == expected
 
 
 @pytest.mark.parametrize("argv, message", [(["seed=0-3"], "add -m"), (["-m", "seed=3-1"], "range is empty")])
 def test_seed_range_mistakes(argv, message):
     with pytest.raises(SystemExit) as e:
-        expand_seed_ranges(argv)
+        expand_shorthand(argv)
     assert message in str(e.value)
 
 

@@ -1,0 +1,213 @@
+"""What one stage build will cost, estimated from the settings alone, before anything runs (msm/plan.py).
+
+Nothing here calls a model. LLM calls are the first round's fan-out of the data generators (the same
+counts their previews scale to, ``msm.data.docgen_preview.fanout`` and ``msm.data.aftgen_preview``) and
+every sampled row the judge grades; retries, top-up rounds and regenerations come on top, and responses
+already in the LLM cache are free. Tokens are bounds: prompts are their template plus the whole spec
+(4 characters a token), answers use their whole token budget. Compute is FLOPs per token from the
+parameter count (6N for full training, 4N for LoRA, whose frozen base needs no weight gradients, 2N for
+a forward pass) over a configured throughput. Every estimate carries the assumptions it made, because a
+researcher signs off on the number and must know what it left out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from msm.config import AftData, EvalKind, TrainMethod
+from msm.specs import Spec
+from msm.store import Build, Store
+
+CHARS_PER_TOKEN = 4
+LLM_ASSUMES = ("one round of calls, no retries, top-ups or regenerations; prompts: template + the whole spec at "
+               f"{CHARS_PER_TOKEN} chars/token; answers: their whole max_tokens (an upper bound); cached "
+               "responses are counted as calls")
+
+
+@dataclass
+class Estimate:
+    """One stage build's cost; ``gpu_hours`` is None where nothing is computed on an accelerator."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    priced: bool = True  # False: calls are made but no prices are configured, so cost_usd is unknown (0)
+    train_tokens: int = 0
+    gpu_hours: float | None = None
+    assumes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def estimate(b: Build, cfg: DictConfig, spec: Spec, store: Store, inputs: dict[str, Build]) -> Estimate:
+    """The cost of building ``b`` (one stage of a job planned from ``cfg``); ``inputs``: the job's other
+    builds by stage, whose artifacts, when already in the store, give real corpus sizes."""
+    if b.stage == "documents" and cfg.generator.backend != "offline":
+        return _docgen(cfg, spec)
+    if b.stage == "aft_pool" and cfg.aft.data == AftData.generated and cfg.generator.backend != "offline":
+        return _aftgen(cfg, spec)
+    if b.stage in ("midtrain", "aft"):
+        return _training(b.stage, cfg, store, inputs)
+    if b.stage == "eval":
+        return _eval(cfg)
+    return Estimate(assumes=["built on the CPU in seconds to minutes (templates, a fixed file, or a tiny model)"])
+
+
+# ---- LLM calls ---------------------------------------------------------------------------------------
+
+
+def _template_tokens(folder: Path, name: str, spec: Spec | None) -> int:
+    chars = len((folder / f"{name}.md").read_text(encoding="utf-8")) + (len(spec.render()) if spec else 0)
+    return chars // CHARS_PER_TOKEN
+
+
+def _priced(est: Estimate, llm) -> Estimate:
+    price_in, price_out = float(llm.price_in_per_mtok or 0.0), float(llm.price_out_per_mtok or 0.0)
+    est.cost_usd = round((est.input_tokens * price_in + est.output_tokens * price_out) / 1e6, 4)
+    est.priced = bool(price_in or price_out) or est.llm_calls == 0
+    if not est.priced:
+        est.assumes.append(f"no prices set for {llm.name} ({llm.model}): cost unknown, counted as $0")
+    return est
+
+
+def _docgen(cfg: DictConfig, spec: Spec) -> Estimate:
+    from msm.data.docgen import PROMPT_DIR, settings
+    from msm.data.docgen_preview import fanout
+    from msm.data.docgen_steps import list_budget
+
+    s = settings(cfg.datagen.documents)
+    est = Estimate(assumes=[LLM_ASSUMES])
+    for level, (units, items) in fanout(s).items():
+        est.llm_calls += units
+        est.input_tokens += units * _template_tokens(PROMPT_DIR, level, spec)
+        est.output_tokens += units * list_budget(level, items)
+    per_doc = [("document", s.target_documents)] + ([("revise", s.target_documents)] if s.revise else [])
+    for template, calls in per_doc:
+        est.llm_calls += calls
+        est.input_tokens += calls * (_template_tokens(PROMPT_DIR, template, spec)
+                                     + (s.max_tokens if template == "revise" else 0))
+        est.output_tokens += calls * s.max_tokens
+    return _priced(est, cfg.generator)
+
+
+def _aftgen(cfg: DictConfig, spec: Spec) -> Estimate:
+    from msm.data.aftgen import PROMPT_DIR
+    from msm.data.aftgen_preview import FILTER_OUTPUT_GUESS, first_round_calls
+    from msm.data.docgen_steps import list_budget
+
+    gen = cfg.datagen.aft
+    calls = first_round_calls(gen)
+    response = f"response_{gen.style}"
+    tokens = {  # (input, output) per call
+        "domains": (_template_tokens(PROMPT_DIR, "domains", spec), list_budget("domains", gen.n_domains)),
+        "questions": (_template_tokens(PROMPT_DIR, "questions", spec), gen.max_tokens),
+        "responses": (_template_tokens(PROMPT_DIR, response, spec), gen.max_tokens),
+        "filter": (_template_tokens(PROMPT_DIR, "filter", spec) + gen.max_tokens, FILTER_OUTPUT_GUESS),
+    }
+    est = Estimate(assumes=[LLM_ASSUMES, f"a filter verdict: ~{FILTER_OUTPUT_GUESS} tokens"])
+    for step, n in calls.items():
+        est.llm_calls += n
+        est.input_tokens += n * tokens[step][0]
+        est.output_tokens += n * tokens[step][1]
+    return _priced(est, cfg.generator)
+
+
+# ---- compute -------------------------------------------------------------------------------------------
+
+
+def params(cfg: DictConfig) -> float | None:
+    """The model's parameter count: counted from ``model.arch`` for the tiny model, else ``model.params_b``."""
+    if cfg.model.params_b is not None:
+        return float(cfg.model.params_b) * 1e9
+    if cfg.model.source == "tiny":
+        a = cfg.model.arch
+        per_layer = 4 * a.hidden_size ** 2 + 3 * a.hidden_size * a.intermediate_size
+        return float(a.num_layers * per_layer + 2 * a.vocab_size * a.hidden_size)
+    return None
+
+
+def _gpu_hours(cfg: DictConfig, tokens: int, flops_per_token: float, est: Estimate) -> Estimate:
+    budget = cfg.budget
+    est.train_tokens = tokens
+    if budget.tokens_per_s:
+        est.gpu_hours = tokens / float(budget.tokens_per_s) / 3600
+        est.assumes.append(f"{budget.tokens_per_s:g} tokens/s per accelerator (budget.tokens_per_s)")
+        return est
+    n = params(cfg)
+    if n is None:
+        est.assumes.append(f"GPU-hours unknown: set model.params_b for {cfg.model.name}, or budget.tokens_per_s")
+        return est
+    est.gpu_hours = tokens * flops_per_token * n / (float(budget.gpu_tflops) * 1e12 * float(budget.mfu)) / 3600
+    est.assumes.append(f"{n / 1e9:.3g}B parameters, {flops_per_token:g}N FLOPs/token, "
+                       f"{budget.gpu_tflops:g} TFLOP/s peak at {budget.mfu:g} MFU (budget.gpu_tflops, budget.mfu)")
+    return est
+
+
+def _stored_tokens(store: Store, b: Build | None, file: str) -> int | None:
+    """Tokens of an input artifact already in the store (its text at 4 characters a token), else None."""
+    art = store.get(b.stage, b.key) if b is not None else None
+    if art is None or not (art.path / file).is_file():
+        return None
+    chars = 0
+    with open(art.path / file, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            chars += len(row["text"]) if "text" in row else sum(len(m["content"]) for m in row["messages"])
+    return chars // CHARS_PER_TOKEN
+
+
+def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build]) -> Estimate:
+    st = cfg.midtrain if stage == "midtrain" else cfg.aft
+    seq = int(st.max_seq_len or cfg.model.max_seq_len)
+    est = Estimate()
+    if stage == "midtrain":
+        rows = int(cfg.datagen.documents.target_documents)
+        if cfg.midtrain.max_documents:
+            rows = min(rows, int(cfg.midtrain.max_documents))
+        known = _stored_tokens(store, inputs.get("documents"), "documents.jsonl")
+    else:
+        from msm.stages.data import pool_size
+
+        pool, _ = pool_size(cfg)
+        rows = min(pool, int(cfg.aft_scale.rows)) if cfg.aft_scale.rows else pool
+        known = _stored_tokens(store, inputs.get("aft_pool"), "pool.jsonl")
+        if known is not None:
+            known = round(known * rows / max(pool, 1))
+    if known is None:
+        tokens = rows * seq
+        est.assumes.append(f"{rows} rows of at most {seq} tokens (the data is not built yet: an upper bound)")
+    else:
+        tokens = known
+        est.assumes.append(f"{rows} rows, measured in the stored data")
+    tokens = round(tokens * float(st.epochs))
+    if st.max_steps > 0:
+        tokens = min(tokens, st.max_steps * st.batch_size * st.grad_accum * seq)
+    continued = stage == "aft" and cfg.midtrain.method == TrainMethod.lora  # AFT continues the MSM adapter
+    flops = 6.0 if st.method == TrainMethod.full and not continued else 4.0
+    return _gpu_hours(cfg, tokens, flops, est)
+
+
+def _eval(cfg: DictConfig) -> Estimate:
+    if cfg.eval.kind != EvalKind.agentic:
+        return Estimate(assumes=["forced-choice scoring: one forward pass per item, minutes at most"])
+    from msm.evals.agentic.run import grid_prompts, sampling_settings
+
+    sampling = sampling_settings(cfg.eval)
+    rows = len(grid_prompts(cfg.eval.grid)) * int(sampling["n"])
+    est = _gpu_hours(cfg, rows * int(sampling["max_new_tokens"]), 2.0, Estimate())
+    est.assumes.append(f"{rows} samples of up to {sampling['max_new_tokens']} new tokens; generation is memory-bound, "
+                       "so the FLOP model is a lower bound on its time")
+    if cfg.judge.backend == "none":
+        return est
+    judged = rows * (2 if cfg.eval.policy_misuse else 1)  # the policy-misuse pass: rows that have a scratchpad
+    est.llm_calls = judged
+    est.input_tokens = judged * (int(sampling["max_new_tokens"]) + 1000)
+    est.output_tokens = judged * int(cfg.judge.max_tokens)
+    est.assumes.append(LLM_ASSUMES + "; a rubric ~1,000 tokens + the whole response; every row has a scratchpad")
+    return _priced(est, cfg.judge)
