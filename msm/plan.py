@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -83,8 +83,11 @@ def sweep_plan(cfgs: list[DictConfig]) -> dict:
                 needs.setdefault((stage, key), Need(stage, key, stored, estimate=est)).jobs.append(n)
         except MsmError as e:
             problems[n] = str(e).splitlines()[0]
+    from msm.pipeline import JobPlan
+
+    order = [f.name for f in fields(JobPlan)]  # the stages in build order, as the pipeline runs them
     stages: dict[str, dict] = {}
-    for need in needs.values():
+    for need in sorted(needs.values(), key=lambda need: order.index(need.stage) if need.stage in order else len(order)):
         row = stages.setdefault(need.stage, {"needed": 0, "stored": 0, "build": 0, **dict.fromkeys(TOTALS, 0),
                                              "priced": True, "assumes": []})
         row["needed"] += 1

@@ -162,6 +162,20 @@ def _stored_tokens(store: Store, b: Build | None, file: str) -> int | None:
     return chars // CHARS_PER_TOKEN
 
 
+_POOL_SIZES: dict[tuple, int] = {}
+
+
+def _pool_size(cfg: DictConfig) -> int:
+    """The AFT pool's rows (``msm.stages.data.pool_size``), counted once per pool for a whole sweep: a fixed
+    pool is read from its file, and a sweep's jobs mostly share one."""
+    from msm.stages.data import pool_size
+
+    key = (str(cfg.aft.data), cfg.data.seed, cfg.datagen.aft.target_rows)
+    if key not in _POOL_SIZES:
+        _POOL_SIZES[key] = pool_size(cfg)[0]
+    return _POOL_SIZES[key]
+
+
 def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build]) -> Estimate:
     st = cfg.midtrain if stage == "midtrain" else cfg.aft
     seq = int(st.max_seq_len or cfg.model.max_seq_len)
@@ -172,9 +186,7 @@ def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build
             rows = min(rows, int(cfg.midtrain.max_documents))
         known = _stored_tokens(store, inputs.get("documents"), "documents.jsonl")
     else:
-        from msm.stages.data import pool_size
-
-        pool, _ = pool_size(cfg)
+        pool = _pool_size(cfg)
         rows = min(pool, int(cfg.aft_scale.rows)) if cfg.aft_scale.rows else pool
         known = _stored_tokens(store, inputs.get("aft_pool"), "pool.jsonl")
         if known is not None:

@@ -30,3 +30,23 @@ def test_every_experiment_runs_at_tiny_size(experiment, tmp_path: Path, shared_s
     rates = [k for k in record if k.endswith("/rate") and not k.startswith("base/")]
     assert rates and all(f"base/{k}" in record for k in rates)
     assert ("affordability/rate" in record) or ("harmful_evidence/rate" in record)
+
+
+@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if "sweeper" in (REPO / "conf" / "experiment" /
+                                                                                 f"{e}.yaml").read_text()])
+def test_the_plan_of_a_preset_holds_every_cell_of_its_grid(experiment, tmp_path: Path):
+    """A preset's grid lives in hydra.sweeper.params, not on the command line: the plan must see it too."""
+    import math
+
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    grid = yaml.safe_load((REPO / "conf" / "experiment" / f"{experiment}.yaml").read_text())["hydra"]["sweeper"]["params"]
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in grid.items()])
+    cells = math.prod(len(list(o.sweep_iterator())) for o in parsed)
+    out = run_train(["-m", f"experiment={experiment}", "model=tiny", "plan=true", f"paths.store={tmp_path / 'store'}",
+                     f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = read_json(tmp_path / "sweep" / "plan.json")
+    assert plan["jobs"] == cells and not plan["problems"]
+    assert f"plan of {cells} job(s)" in out.stdout and not list((tmp_path / "store").rglob("*"))  # nothing built
