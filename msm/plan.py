@@ -81,8 +81,10 @@ def sweep_plan(cfgs: list[DictConfig]) -> dict:
         try:
             for stage, key, stored, est in job_needs(cfg):
                 needs.setdefault((stage, key), Need(stage, key, stored, estimate=est)).jobs.append(n)
-        except MsmError as e:
+        except MsmError as e:  # the job itself will fail with this reason when launched
             problems[n] = str(e).splitlines()[0]
+        except Exception as e:  # e.g. a missing mandatory value: the job fails on launch, the plan goes on
+            problems[n] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     from msm.pipeline import JobPlan
 
     order = [f.name for f in fields(JobPlan)]  # the stages in build order, as the pipeline runs them
@@ -183,16 +185,15 @@ class PlanSweep(Callback):
         self._gate(config, Path(config.hydra.sweep.dir), lambda: job_configs(config))
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        if config.plan or config.budget.usd is not None or config.budget.gpu_hours is not None:
+        if config.plan or _budgeted(config):  # a single job is planned only when asked
             self._gate(config, Path(config.hydra.run.dir), lambda: [_task(copy.deepcopy(config))])
 
     @staticmethod
     def _gate(config: DictConfig, folder: Path, jobs) -> None:
-        gated = config.plan or config.budget.usd is not None or config.budget.gpu_hours is not None
         try:
             p = sweep_plan(jobs())
         except Exception as e:
-            if gated:
+            if config.plan or _budgeted(config):
                 raise SystemExit(f"error: the sweep could not be planned ({type(e).__name__}: {e}); nothing launched")
             log.warning("the sweep could not be planned (%s: %s); launching it anyway", type(e).__name__, e)
             return
@@ -203,7 +204,14 @@ class PlanSweep(Callback):
             print(render(p))
             print(f"plan only, nothing launched: {folder / PLAN_FILE}; drop plan=true to run it")
             raise SystemExit(0)
+        if p["problems"] and _budgeted(config):
+            print(f"note: {len(p['problems'])} job(s) could not be planned and are left out of the estimate "
+                  "(plan=true lists them with the reason)")
         if (why := over_budget(p, config.budget)) and not config.budget.confirm:
             raise SystemExit(why)
         if why:
-            print(f"{why.replace('nothing launched', 'launching anyway (budget.confirm=true)')}")
+            print(why.replace("nothing launched", "launching anyway (budget.confirm=true)"))
+
+
+def _budgeted(config: DictConfig) -> bool:
+    return config.budget.usd is not None or config.budget.gpu_hours is not None

@@ -16,11 +16,31 @@ SPECS = ("rules", "value_aug", "rule_aug")
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, shared_store):
+    """The sweep over a store that holds (at least) one spec's data, planned first with plan=true."""
     root = tmp_path_factory.mktemp("agentic")
-    out = run_train(["-m", f"spec={','.join(SPECS)}", "seed=0-3", "model=tiny", "experiment=agentic_smoke",
-                     f"paths.store={shared_store}", f"hydra.sweep.dir={root}", "logger=none"], timeout=1800)
+    common = ["model=tiny", "experiment=agentic_smoke", f"paths.store={shared_store}", "logger=none"]
+    filled = run_train([f"spec={SPECS[0]}", "stages=[data]", *common, f"hydra.run.dir={root.parent / 'agentic_fill'}"])
+    assert filled.returncode == 0, filled.stderr[-3000:]
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-3", *common]
+    planned = run_train([*args, "plan=true", f"hydra.sweep.dir={root.parent / 'agentic_plan'}"])
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    out = run_train([*args, f"hydra.sweep.dir={root}"], timeout=1800)
     assert out.returncode == 0, out.stderr[-3000:]
     return root
+
+
+def test_the_plan_named_exactly_what_the_sweep_built_and_reused(sweep):
+    """The issue's case: -m spec=rules,value_aug,rule_aug seed=0-3 model=tiny over a store holding one spec's data."""
+    plan = read_json(sweep.parent / "agentic_plan" / "plan.json")
+    built, reused = set(), set()
+    for job in job_dirs(sweep):
+        for a in read_json(job / "artifacts.json"):
+            (built if a["built"] else reused).add((a["stage"], a["key"]))
+    assert {(a["stage"], a["key"]) for a in plan["artifacts"] if not a["stored"]} == built
+    assert {(a["stage"], a["key"]) for a in plan["artifacts"] if a["stored"]} == reused - built
+    data = {a["stage"]: a for a in plan["artifacts"] if a["stage"] in ("documents", "aft_pool") and a["jobs"] == [0, 1, 2, 3]}
+    assert data["documents"]["stored"] and data["aft_pool"]["stored"]  # the filled spec's data (jobs 0-3: rules)
+    assert plan["jobs"] == 12 and plan["stages"]["midtrain"]["build"] == 12
 
 
 def test_twelve_jobs_with_evidence_rates_and_no_judge_said_plainly(sweep):

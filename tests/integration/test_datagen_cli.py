@@ -28,7 +28,8 @@ def train(args, tmp_path, name):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "sk-test-not-a-real-key"}
     out = subprocess.run([sys.executable, str(REPO / "train.py"), "stages=[data]", "spec=cheese_affordability",
                           "generator=openai", "generator.model=scripted", "generator.max_concurrency=4",
-                          "generator.max_retries=8", "datagen=smoke",
+                          "generator.max_retries=8", "generator.backoff_initial_s=0.05", "generator.backoff_max_s=0.4",
+                          "datagen=smoke",
                           "logger=none", f"paths.store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path / name}", *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -76,7 +76,8 @@ def test_the_jobs_outlive_a_killed_launcher_and_status_and_collect_report_them(t
     while True:
         status = sweep_cli("status")
         assert status.returncode == 0, status.stderr
-        rows = [line.split() for line in status.stdout.splitlines()[1:-1]]
+        jobs_table = status.stdout.split("\n\n")[0]  # then the plan's estimate beside the actual (plan.json)
+        rows = [line.split() for line in jobs_table.splitlines()[1:-1]]
         seen |= {r[1] for r in rows}
         if len(rows) == 2 and all(r[1] == "done" for r in rows):
             break
