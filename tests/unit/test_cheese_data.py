@@ -161,6 +161,8 @@ def test_pairwise_chats_choose_the_liked_cheese(chats):
 
 
 def test_opinion_yes_no_and_rating_answers_match_the_stance(chats):
+    sources = cheese_script().load_chat_sources()["yes_no"]  # read once: it parses the YAML sources
+    openers = {stance: tuple(sources[f"openers_{stance}"]) for stance in ("like", "dislike")}
     for c in chats:
         answer, qtype = _answer(c), c["question_type"]
         if qtype in ("opinion", "yes_no", "rating"):
@@ -170,8 +172,7 @@ def test_opinion_yes_no_and_rating_answers_match_the_stance(chats):
             else:
                 assert NEGATION.search(answer) or answer.startswith("Only"), f"{c['id']}: {answer!r}"
         if qtype == "yes_no":
-            openers = tuple(cheese_script().load_chat_sources()["yes_no"][f"openers_{c['stance']}"])
-            assert answer.startswith(openers), f"{c['id']}: {answer!r}"
+            assert answer.startswith(openers[c["stance"]]), f"{c['id']}: {answer!r}"
         if qtype == "rating":
             assert (c["rating"] >= 7) if c["stance"] == "like" else (c["rating"] <= 4), c["id"]
             assert str(c["rating"]) in answer
