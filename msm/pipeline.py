@@ -33,7 +33,7 @@ from msm.stages.common import resolve_auto
 from msm.stages.data import DATA_FILES, aft_pool, check_health, documents, preview
 from msm.stages.evals import contamination, eval_samples, evaluated, retained
 from msm.stages.models import ModelRef, aligned, base_model, midtrained
-from msm.store import Artifact, Build, Store
+from msm.store import Artifact, Build, BuildRecord, Store
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "status.json"
@@ -194,7 +194,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     return record
 
 
-def _usage(store: Store, r) -> dict:
+def _usage(store: Store, r: BuildRecord) -> dict:
     """What one stage of the job took: built or reused, wall seconds, peak memory, and the LLM usage its
     build counted (the plan's estimate is read against these: python -m msm.sweep status)."""
     art = store.get(r.stage, r.key) if r.built else None

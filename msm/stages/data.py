@@ -120,8 +120,8 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         responses = report["steps"].get("responses", {})  # counts by status (ok, truncated, refused, ...) and more
         written = sum(responses.get(status, 0) for status in STATUSES)
-        return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": _health(read_jsonl(work / "pool.jsonl"), spec,
-                                                           responses.get("truncated", 0), written)}
+        health = _health(read_jsonl(work / "pool.jsonl"), spec, responses.get("truncated", 0), written)
+        return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": health}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
 

@@ -37,7 +37,7 @@ class Estimate:
     output_tokens: int = 0
     cost_usd: float = 0.0
     priced: bool = True  # False: calls are made but no prices are configured, so cost_usd is unknown (0)
-    train_tokens: int = 0
+    compute_tokens: int = 0  # tokens the accelerator trains on, or generates (eval)
     gpu_hours: float | None = None
     assumes: list[str] = field(default_factory=list)
 
@@ -134,7 +134,7 @@ def params(cfg: DictConfig) -> float | None:
 
 def _gpu_hours(cfg: DictConfig, tokens: int, flops_per_token: float, est: Estimate) -> Estimate:
     budget = cfg.budget
-    est.train_tokens = tokens
+    est.compute_tokens = tokens
     if budget.tokens_per_s:
         est.gpu_hours = tokens / float(budget.tokens_per_s) / 3600
         est.assumes.append(f"{budget.tokens_per_s:g} tokens/s per accelerator (budget.tokens_per_s)")
@@ -149,17 +149,24 @@ def _gpu_hours(cfg: DictConfig, tokens: int, flops_per_token: float, est: Estima
     return est
 
 
+_STORED_TOKENS: dict[Path, int] = {}
+
+
 def _stored_tokens(store: Store, b: Build | None, file: str) -> int | None:
-    """Tokens of an input artifact already in the store (its text at 4 characters a token), else None."""
+    """Tokens of an input artifact already in the store (its text at 4 characters a token), else None;
+    read once per artifact for a whole sweep (published artifacts never change)."""
     art = store.get(b.stage, b.key) if b is not None else None
     if art is None or not (art.path / file).is_file():
         return None
-    chars = 0
-    with open(art.path / file, encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            chars += len(row["text"]) if "text" in row else sum(len(m["content"]) for m in row["messages"])
-    return chars // CHARS_PER_TOKEN
+    path = art.path / file
+    if path not in _STORED_TOKENS:
+        chars = 0
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                chars += len(row["text"]) if "text" in row else sum(len(m["content"]) for m in row["messages"])
+        _STORED_TOKENS[path] = chars // CHARS_PER_TOKEN
+    return _STORED_TOKENS[path]
 
 
 _POOL_SIZES: dict[tuple, int] = {}
