@@ -16,5 +16,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
 
+# Two test processes, a test file each at a time (module fixtures are built once); override: make test TEST_WORKERS=4
+TEST_WORKERS ?= 2
 test: lint
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile

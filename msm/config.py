@@ -487,7 +487,7 @@ class TrainConfig:
     plan: bool = False  # print what the job or sweep would build, reuse and cost; run nothing (msm/plan.py)
     seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
-    threads: Optional[int] = None  # torch CPU threads per job (null = torch's default)
+    threads: Optional[int] = None  # torch CPU threads per job (null: the CPUs the job was given, msm/hardware.py)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
     log_level: LogLevel = LogLevel.info  # debug brings back every library's output (so does hydra.verbose=true)
 

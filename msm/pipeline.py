@@ -25,6 +25,7 @@ from msm.data.health import as_metrics as health_metrics
 from msm.errors import MsmError
 from msm.evals.retention import off_target_drift
 from msm.evals.target import target
+from msm.hardware import cpu_threads
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
 from msm.specs import Spec, resolve_spec
@@ -163,8 +164,9 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     import torch
     from transformers import set_seed
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = cpu_threads(cfg.threads)  # the CPUs this job was given, not the whole machine (msm/hardware.py)
+    if threads:
+        torch.set_num_threads(threads)
     set_seed(cfg.seed)
     spec = resolve_spec(cfg.spec.path)
     store = Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
@@ -276,5 +278,5 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
 
 def _train_stats(stage: str, art: Artifact) -> dict:
     keep = ("loss", "loss_start", "final_loss", "steps", "tokens_seen", "tokens_per_update", "mean_step_s",
-            "train_seconds", "health")
+            "train_seconds", "tokens_per_s", "real_token_fraction", "model_tflops_per_s", "mfu", "hfu", "health")
     return {f"train/{stage}/{k}": art.info[k] for k in keep if art.info.get(k) is not None}

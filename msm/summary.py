@@ -72,8 +72,11 @@ def _training(record: dict) -> list[str]:
         start, end = record.get(f"train/{stage}/loss_start"), record.get(f"train/{stage}/final_loss")
         loss = f", loss {start:.3f} -> {end:.3f}" if start is not None and end is not None else ""
         health = record.get(f"train/{stage}/health", "ok")
+        speed = record.get(f"train/{stage}/tokens_per_s")
+        mfu = record.get(f"train/{stage}/mfu")
+        speed = f" ({speed:,.0f} tokens/s" + (f", MFU {mfu:.0%}" if mfu is not None else "") + ")" if speed else ""
         lines.append(f"{stage}: {steps} updates{loss}, {record.get(f'train/{stage}/tokens_seen', 0):,} tokens: "
-                     + ("healthy" if health == "ok" else health.removeprefix("warning: ")))
+                     + ("healthy" if health == "ok" else health.removeprefix("warning: ")) + speed)
     return lines
 
 

@@ -90,7 +90,7 @@ def range_problems(cfg: DictConfig) -> list[str]:
     need("seed", cfg.seed, cfg.seed >= 0, "a seed is 0 or more")
     need("data.seed", cfg.data.seed, cfg.data.seed >= 0, "a seed is 0 or more")
     need("threads", cfg.threads, cfg.threads is None or cfg.threads > 0,
-         "a positive number of torch threads, or null for torch's default")
+         "a positive number of torch threads, or null for the CPUs the job was given")
     for stage in ("midtrain", "aft"):
         s = cfg[stage]
         if s.method == "none":

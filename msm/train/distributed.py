@@ -36,6 +36,7 @@ from omegaconf import OmegaConf
 
 from msm import console
 from msm.errors import MsmError
+from msm.hardware import allotted_cpus
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.train import loop, recipes
 
@@ -57,7 +58,7 @@ def run(recipe: str, work: Path, ref: dict, data_file: Path, stage_cfg, model_cf
                      "ref": ref, "data_file": str(data_file), "stage": container(stage_cfg),
                      "model": container(model_cfg), "seed": seed,
                      "health": container(health) if health is not None else None})
-    threads = max(1, (os.cpu_count() or n) // n)
+    threads = max(1, (allotted_cpus() or os.cpu_count() or n) // n)  # workers share the job's CPUs
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
            "-m", "msm.train.distributed", str(job)]

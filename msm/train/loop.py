@@ -29,6 +29,7 @@ from msm.config import HealthConfig
 from msm.data.transforms import IGNORE_INDEX, collate_packed
 from msm.errors import EmptyDatasetError, MsmError, NonFiniteLossError
 from msm.models import use_bf16_autocast
+from msm.train.flops import FlopMeter, Shape, peak_tflops, rates
 
 VERSION = 1  # part of every trained artifact's key: bump when the loop would now train differently
 log = logging.getLogger(__name__)
@@ -43,10 +44,12 @@ class _Watch(TrainerCallback):
     a resumed run tiles every step exactly once. The cost: the live curve moves at ``save_steps``.
     """
 
-    def __init__(self, stage: str, log_fn):
+    def __init__(self, stage: str, log_fn, meter: FlopMeter | None = None, peak: float | None = None):
         self.stage, self.log_fn, self.t_step = stage, log_fn, None
         self.step_times: list[float] = []
         self.pending: list[dict] = []
+        self.meter, self.peak = meter, peak  # throughput is logged per logging window
+        self.window = (time.perf_counter(), meter.snapshot()) if meter else None
 
     def _flush(self) -> None:
         for record in self.pending:
@@ -86,6 +89,11 @@ class _Watch(TrainerCallback):
         if "train_loss" in logs:  # the Trainer's figure covers only the updates since the last resume
             record[f"{self.stage}/train_loss"] = mean_logged_loss(state.log_history)
         record[f"{self.stage}/step"] = state.global_step
+        if self.meter is not None:
+            now = (time.perf_counter(), self.meter.snapshot())
+            window = rates(self.window[1], now[1], now[0] - self.window[0], self.peak)
+            record.update({f"{self.stage}/{k}": v for k, v in window.items() if v is not None})
+            self.window = now
         if self.step_times:
             record[f"{self.stage}/step_time_s"] = sum(self.step_times[-args.logging_steps :]) / len(
                 self.step_times[-args.logging_steps :]
@@ -352,13 +360,16 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
     )
-    watch = _Watch(stage, log_fn)  # after _TimedSaves: it logs at every step a checkpoint is asked for
+    meter = FlopMeter(partial(collate_packed, pad_token_id=tokenizer.pad_token_id,
+                              pad_to_multiple_of=stage_cfg.pad_to_multiple_of),
+                      Shape.of(model), recompute=stage_cfg.activation_checkpointing)
+    peak = peak_tflops(torch.cuda.get_device_name() if on_gpu else None, bf16)
+    watch = _Watch(stage, log_fn, meter, peak)  # after _TimedSaves: it logs at every step a checkpoint is asked for
     trainer = _Trainer(
         model=model,
         args=args,
         train_dataset=dataset,
-        data_collator=partial(collate_packed, pad_token_id=tokenizer.pad_token_id,
-                              pad_to_multiple_of=stage_cfg.pad_to_multiple_of),
+        data_collator=meter,
         processing_class=tokenizer,
         callbacks=[*([_TimedSaves(stage_cfg.save_minutes)] if stage_cfg.save_minutes > 0 else []), watch],
     )
@@ -390,6 +401,8 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         "resumed_from": Path(last).name if last else None,
     }
     stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None
+    # throughput of this run (since its resume, if it resumed): msm/train/flops.py says what is counted
+    stats.update(rates((0, 0, 0.0, 0.0), meter.snapshot(), stats["train_seconds"], peak), peak_tflops=peak)
     stats["health"] = assess(stats, health, stage)  # under train.strict this raises: nothing is published
     if publish_to is not None:
         _publish(trainer, model, tokenizer, publish_to, with_tokenizer)

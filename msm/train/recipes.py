@@ -41,6 +41,32 @@ def _max_len(stage_cfg, model_cfg) -> int:
     return stage_cfg.max_seq_len or model_cfg.max_seq_len
 
 
+def document_rows(docs: list[dict], tokenizer, max_len: int) -> Dataset:
+    """MSM's training rows: each document tokenized with EOS, cut into pieces of at most ``max_len`` tokens,
+    packed (``bench/packing.py`` and the preset-health test pack exactly what training packs)."""
+    return (
+        Dataset.from_list([{"text": d["text"]} for d in docs])
+        .map(tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
+        .map(chunk_documents, fn_kwargs={"max_len": max_len}, batched=True, desc="chunk")
+        .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
+    )
+
+
+def chat_rows(rows: list[dict], tokenizer, max_len: int) -> tuple[Dataset, int]:
+    """AFT's training rows (labels on assistant tokens only), packed, and how many chats were truncated."""
+    data = Dataset.from_list([{"messages": r["messages"]} for r in rows]).map(
+        tokenize_chat, fn_kwargs={"tokenizer": tokenizer, "max_len": max_len}, remove_columns=["messages"],
+        desc="tokenize chats",
+    )
+    truncated = sum(data["truncated"])
+    data = (
+        data.filter(has_labels)
+        .remove_columns(["truncated"])
+        .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
+    )
+    return data, truncated
+
+
 def _weights_folder(method: str) -> str:
     """Where a stage's weights go in its folder: the adapter alone for LoRA, the whole model (with its
     tokenizer) for full tuning."""
@@ -56,13 +82,7 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainSt
     if not docs:
         raise EmptyDatasetError(f"midtrain: {documents_file} holds no documents")
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
-    data = (
-        Dataset.from_list([{"text": d["text"]} for d in docs])
-        .map(tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
-        .map(chunk_documents, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, desc="chunk")
-        .map(pack_sequences, fn_kwargs={"max_len": _max_len(stage_cfg, model_cfg)}, batched=True, batch_size=None,
-             desc="pack")
-    )
+    data = document_rows(docs, tokenizer, _max_len(stage_cfg, model_cfg))
     loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "midtrain")
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,
@@ -80,17 +100,7 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model
     if not rows:
         raise EmptyDatasetError(f"aft: {rows_file} holds no demonstrations")
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
-    max_len = _max_len(stage_cfg, model_cfg)
-    data = Dataset.from_list([{"messages": r["messages"]} for r in rows]).map(
-        tokenize_chat, fn_kwargs={"tokenizer": tokenizer, "max_len": max_len}, remove_columns=["messages"],
-        desc="tokenize chats",
-    )
-    truncated = sum(data["truncated"])
-    data = (
-        data.filter(has_labels)
-        .remove_columns(["truncated"])
-        .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
-    )
+    data, truncated = chat_rows(rows, tokenizer, _max_len(stage_cfg, model_cfg))
     loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "aft")
     method = "lora" if ref["adapter"] is not None else stage_cfg.method
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)

@@ -25,7 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PRELOAD = ["torch", "transformers", "peft", "msm.pipeline", "msm.train.recipes", "msm.evals.cheese"]
-TIMING_KEYS = ("_s", "_seconds", "job_dir")
+# what differs between any two runs: wall-clock times, folders, and the throughput meter's figures, which
+# cover the batches a process trained (since its resume, for a resumed run: msm/train/flops.py)
+TIMING_KEYS = ("_s", "_seconds", "job_dir", "/real_token_fraction", "/mfu", "/hfu")
 
 
 def _pause_in_checkpoint(stage: str, nth: int, job_dir: str) -> None:
@@ -96,7 +98,7 @@ def run_to_end(overrides: list[str], job_dir: Path, timeout_s: float = 600, metr
 
 
 def comparable(metrics: dict) -> dict:
-    """Metrics without wall-clock times and folders, which differ between any two runs."""
+    """Metrics without what differs between any two runs (TIMING_KEYS)."""
     return {k: v for k, v in metrics.items() if not k.endswith(TIMING_KEYS)}
 
 

@@ -9,15 +9,16 @@ documents with an LLM, so those are checked with a conservative lower bound on t
 from __future__ import annotations
 
 import pytest
-from datasets import Dataset, disable_progress_bars
+from datasets import disable_progress_bars
 from hydra import compose, initialize_config_dir
 
 from msm.config import register_configs
 from msm.data import cheese, offline_aft, offline_docs
-from msm.data.transforms import chunk_documents, has_labels, pack_sequences, subsample, tokenize_chat, tokenize_document
+from msm.data.transforms import subsample
 from msm.paths import CONF_DIR
 from msm.specs import resolve_spec
 from msm.stages.common import resolve_auto
+from msm.train import recipes
 from msm.train.loop import planned_updates
 
 register_configs()
@@ -47,23 +48,15 @@ def preset(*overrides):
 
 
 def document_rows(cfg, spec, tok) -> int:
-    max_len = cfg.midtrain.max_seq_len or cfg.model.max_seq_len
     docs = offline_docs.generate_documents(spec, cfg.datagen.documents.target_documents, seed=0, progress=False)
-    return len(Dataset.from_list([{"text": d["text"]} for d in docs])
-               .map(tokenize_document, fn_kwargs={"tokenizer": tok}, remove_columns=["text"])
-               .map(chunk_documents, fn_kwargs={"max_len": max_len}, batched=True)
-               .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None))
+    return len(recipes.document_rows(docs, tok, cfg.midtrain.max_seq_len or cfg.model.max_seq_len))
 
 
 def aft_rows(cfg, spec, tok) -> int:
     max_len = cfg.aft.max_seq_len or cfg.model.max_seq_len
     pool = cheese.load_aft_chats() if cfg.aft.data == "cheese" else offline_aft.generate_aft_pool(
         spec, cfg.datagen.aft.target_rows, seed=0, style=cfg.datagen.aft.style, progress=False)
-    rows = subsample(pool, cfg.aft_scale.rows, seed=0)
-    data = (Dataset.from_list([{"messages": r["messages"]} for r in rows])
-            .map(tokenize_chat, fn_kwargs={"tokenizer": tok, "max_len": max_len}, remove_columns=["messages"])
-            .filter(has_labels).remove_columns(["truncated"]))
-    return len(data.map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None))
+    return len(recipes.chat_rows(subsample(pool, cfg.aft_scale.rows, seed=0), tok, max_len)[0])
 
 
 @pytest.mark.parametrize("spec", ["cheese_affordability", "rules"])

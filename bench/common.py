@@ -1,0 +1,69 @@
+"""What the benchmarks share: a job's config composed as ``train.py`` composes it, and the data and base
+model its pipeline builds (through the store, so a second benchmark run reuses them)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from msm.config import register_configs  # noqa: E402
+from msm.jsonl import read_jsonl  # noqa: E402
+from msm.paths import CONF_DIR  # noqa: E402
+from msm.specs import resolve_spec  # noqa: E402
+from msm.stages.common import resolve_auto  # noqa: E402
+from msm.stages.data import DATA_FILES, aft_pool, documents  # noqa: E402
+from msm.stages.models import base_model  # noqa: E402
+from msm.store import Store  # noqa: E402
+
+
+def job_config(overrides: list[str]):
+    """The job config ``python train.py <overrides>`` would run, with its spec (``eval=auto`` etc. resolved)."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides))
+    spec = resolve_spec(cfg.spec.path)
+    return resolve_auto(cfg, spec), spec
+
+
+def pipeline_data(cfg, spec) -> tuple[list[dict], list[dict]]:
+    """The job's documents and its AFT rows (``aft_scale`` rows drawn from the pool), as its data stages
+    publish them."""
+    from msm.data.transforms import subsample
+
+    store = Store(cfg.paths.store)
+    docs = read_jsonl(store.build(documents(cfg, spec)).path / DATA_FILES["documents"])
+    pool = read_jsonl(store.build(aft_pool(cfg, spec)).path / DATA_FILES["aft_pool"])
+    return docs, subsample(pool, cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
+
+
+def base_model_folder(cfg) -> str:
+    """The job's base model (the embedded SmolLM2 is converted once, then read from the store)."""
+    store = Store(cfg.paths.store)
+    ref, build = base_model(store, cfg.model)
+    if build is not None:
+        store.build(build)
+    return ref.base
+
+
+def mixed_lengths(docs: list[dict], seed: int = 0) -> list[dict]:
+    """Documents of very different lengths, many longer than a row: runs of 1 to 6 of the real documents
+    joined end to end, and the first paragraph alone of half of them."""
+    rng = random.Random(seed)
+    out, i = [], 0
+    while i < len(docs):
+        k = rng.choice([1, 1, 2, 3, 6])
+        out.append({"text": "\n\n".join(d["text"] for d in docs[i : i + k])})
+        i += k
+    return out + [{"text": d["text"].split("\n\n")[0]} for d in docs[: len(docs) // 2]]
+
+
+def spread(values: list[float]) -> str:
+    """median (min-max), the form every benchmark reports."""
+    return f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
