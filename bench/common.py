@@ -64,6 +64,6 @@ def mixed_lengths(docs: list[dict], seed: int = 0) -> list[dict]:
     return out + [{"text": d["text"].split("\n\n")[0]} for d in docs[: len(docs) // 2]]
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], digits: int = 1) -> str:
     """median (min-max), the form every benchmark reports."""
-    return f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"

@@ -14,7 +14,7 @@ its longest row, rounded as the collator rounds) and reports:
 
 Ways of making rows: ``padding`` (one sequence per row, the plain HF Trainer with a padding collator),
 ``msm in order`` (msm before pack_sequences v2: rows filled in corpus order), ``msm`` (best-fit decreasing,
-what training does now) and ``TRL bfd`` (``trl.pack_dataset``; TRL then trains each batch as one flattened,
+what training does by default), ``msm split`` (documents only: ``midtrain.packing=split``) and ``TRL bfd`` (``trl.pack_dataset``; TRL then trains each batch as one flattened,
 padding-free row, so its batches hold no padding at all: its real-token figure is its row fill's, at one
 row per batch). TRL is optional (``pip install trl==1.16.0``); without it, its line says so.
 """
@@ -30,7 +30,14 @@ import sys
 from common import base_model_folder, job_config, mixed_lengths, pipeline_data
 from datasets import Dataset, disable_progress_bars
 
-from msm.data.transforms import chunk_documents, has_labels, pack_sequences, tokenize_chat, tokenize_document
+from msm.data.transforms import (
+    chunk_documents,
+    has_labels,
+    pack_sequences,
+    pack_split,
+    tokenize_chat,
+    tokenize_document,
+)
 from msm.models import load_tokenizer
 
 
@@ -77,7 +84,8 @@ def batch_fraction(rows: list[int], batch_size: int, multiple: int, seed: int, f
     return real / computed
 
 
-def measure(name: str, seqs: list[dict], max_len: int, batch_size: int, multiple: int, trials: int) -> list[dict]:
+def measure(name: str, seqs: list[dict], max_len: int, batch_size: int, multiple: int, trials: int,
+            documents: bool) -> list[dict]:
     lengths = [len(s["input_ids"]) for s in seqs]
     packed = pack_sequences({k: [s[k] for s in seqs] for k in ("input_ids", "labels")}, max_len)
     ways = {
@@ -86,12 +94,15 @@ def measure(name: str, seqs: list[dict], max_len: int, batch_size: int, multiple
         "msm": ([len(r) for r in packed["input_ids"]], multiple, False),
         "TRL bfd": (trl_bfd(seqs, max_len), 1, True),
     }
+    if documents:  # midtrain.packing=split: the pieces end to end, a row cut every max_len tokens
+        split = pack_split({"input_ids": [s["input_ids"] for s in seqs]}, max_len)
+        ways["msm split"] = ([len(r) for r in split["input_ids"]], multiple, False)
     out = []
     for way, (rows, mult, flat) in ways.items():
         if rows is None:
             out.append({"corpus": name, "way": way, "note": "trl not installed"})
             continue
-        assert sum(rows) == sum(lengths), f"{way} lost tokens"
+        assert sum(rows) == sum(lengths) or way == "msm split", f"{way} lost tokens"  # split: one-token pieces go
         fractions = [batch_fraction(rows, batch_size, mult, seed, flat) for seed in range(trials)]
         out.append({"corpus": name, "way": way, "sequences": len(lengths), "rows": len(rows),
                     "row_fill": sum(rows) / (len(rows) * max_len), "real_tokens": statistics.median(fractions),
@@ -117,7 +128,7 @@ def main() -> None:
         max_len = s.max_seq_len or cfg.model.max_seq_len
         seqs = sequences(kind, rows, tokenizer, max_len)
         results += measure(f"{name} ({len(rows)}, max_seq_len {max_len}, batch {s.batch_size})", seqs, max_len,
-                           s.batch_size, s.pad_to_multiple_of, args.trials)
+                           s.batch_size, s.pad_to_multiple_of, args.trials, kind == "documents")
     print(f"| corpus | way | sequences | rows | row fill | real tokens, median over {args.trials} orders (min-max) |")
     print("|---|---|---:|---:|---:|---|")
     for r in results:

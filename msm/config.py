@@ -73,6 +73,13 @@ class TrainMethod(Choice):
     full = "full"
 
 
+class Packing(Choice):
+    """How training rows are made of sequences (msm/data/transforms.py; bench/packing.py measures both)."""
+
+    whole = "whole"  # whole sequences, best-fit decreasing (a document longer than a row is cut first)
+    split = "split"  # documents end to end, a row cut every max_seq_len tokens (midtraining only): rows full
+
+
 class Sharding(Choice):
     """How several training processes hold the model (``processes`` > 1; msm/train/distributed.py)."""
 
@@ -339,6 +346,9 @@ class TrainStage:
     # no real token): fewer distinct shapes, so CPU kernels and their memory are reused (transforms.py).
     # Part of the key: under bf16 the shapes change the rounding, so the numbers move at bf16-noise level
     pad_to_multiple_of: int = 128
+    # whole: no sequence is cut to fill a row (AFT must: a chat cut in two loses its prompt); split: documents
+    # run on across rows, each piece its own segment, so every row but the last is full (midtraining)
+    packing: Packing = Packing.whole
     logging_steps: int = 5
     # data-parallel workers for this stage (torchrun; one per GPU on a GPU node, gloo on CPU); batch_size stays
     # the global batch, so it must be a multiple of processes (msm/train/distributed.py)

@@ -121,6 +121,32 @@ def pack_sequences(batch: dict, max_len: int) -> dict:
 
 
 @transform(version=1)
+def pack_split(batch: dict, max_len: int) -> dict:
+    """Lay whole documents end to end and cut a row every ``max_len`` tokens: a document that runs past a
+    row's end goes on at the start of the next, as a new segment (its positions restart, its first token
+    there is no target). Every row but the last is full, whatever the lengths; the price is that a
+    continued piece is trained without the start of its document, as a document longer than a row always is.
+    Midtraining only (``midtrain.packing=split``): a chat cut in two would lose its prompt."""
+    rows: dict[str, list] = {"input_ids": [], "labels": [], "position_ids": []}
+    cur: dict[str, list] = {"input_ids": [], "labels": [], "position_ids": []}
+    for ids in batch["input_ids"]:
+        while ids:
+            piece, ids = ids[: max_len - len(cur["input_ids"])], ids[max_len - len(cur["input_ids"]) :]
+            if len(piece) > 1:  # a one-token piece has nothing to predict
+                cur["input_ids"] += piece
+                cur["labels"] += [IGNORE_INDEX] + list(piece[1:])
+                cur["position_ids"] += list(range(len(piece)))
+            if len(cur["input_ids"]) >= max_len - 1:  # full (one free token could hold no target)
+                for k in rows:
+                    rows[k].append(cur[k])
+                cur = {"input_ids": [], "labels": [], "position_ids": []}
+    if cur["input_ids"]:
+        for k in rows:
+            rows[k].append(cur[k])
+    return rows
+
+
+@transform(version=1)
 def collate_packed(features: list[dict], pad_token_id: int, pad_to_multiple_of: int = 1) -> dict:
     """Right-pad packed rows into a batch, its width rounded up to ``pad_to_multiple_of``. Padding gets
     restarting positions (its own segment, which no real token attends to under the causal mask) and no

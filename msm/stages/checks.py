@@ -100,6 +100,8 @@ def range_problems(cfg: DictConfig) -> list[str]:
                           ("logging_steps", "at least 1")):
             need(f"{stage}.{key}", s[key], s[key] >= 1, what)
         need(f"{stage}.processes", s.processes, s.processes >= 1, "at least 1 training process")
+        need(f"{stage}.packing", s.packing, stage == "midtrain" or s.packing == "whole",
+             "AFT packs whole chats: a chat split across rows would train its answer without its prompt")
         need(f"{stage}.batch_size", s.batch_size, s.processes < 1 or s.batch_size % s.processes == 0,
              f"the global batch, split over {stage}.processes={s.processes} workers: use a multiple of it")
         need(f"{stage}.sharding", s.sharding, s.sharding == "none" or s.processes > 1,

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from msm.config import HealthConfig, ModelConfig, TrainStage
+from msm.config import HealthConfig, ModelConfig, Packing, TrainStage
 from msm.data.transforms import (
     chunk_documents,
     collate_packed,
     has_labels,
     pack_sequences,
+    pack_split,
     tokenize_chat,
     tokenize_document,
 )
@@ -33,7 +34,7 @@ from msm.train import loop
 
 MIDTRAIN_VERSION = 1
 AFT_VERSION = 1
-MIDTRAIN_TRANSFORMS = (tokenize_document, chunk_documents, pack_sequences, collate_packed)
+MIDTRAIN_TRANSFORMS = (tokenize_document, chunk_documents, pack_sequences, pack_split, collate_packed)
 AFT_TRANSFORMS = (tokenize_chat, has_labels, pack_sequences, collate_packed)
 
 
@@ -41,13 +42,16 @@ def _max_len(stage_cfg, model_cfg) -> int:
     return stage_cfg.max_seq_len or model_cfg.max_seq_len
 
 
-def document_rows(docs: list[dict], tokenizer, max_len: int) -> Dataset:
-    """MSM's training rows: each document tokenized with EOS, cut into pieces of at most ``max_len`` tokens,
-    packed (``bench/packing.py`` and the preset-health test pack exactly what training packs)."""
+def document_rows(docs: list[dict], tokenizer, max_len: int, packing: Packing = Packing.whole) -> Dataset:
+    """MSM's training rows: each document tokenized with EOS, then packed whole (cut into pieces of at most
+    ``max_len`` tokens first) or split across rows (``packing``; ``bench/packing.py`` and the preset-health
+    test pack exactly what training packs)."""
+    tokens = Dataset.from_list([{"text": d["text"]} for d in docs]).map(
+        tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
+    if packing == Packing.split:
+        return tokens.map(pack_split, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
     return (
-        Dataset.from_list([{"text": d["text"]} for d in docs])
-        .map(tokenize_document, fn_kwargs={"tokenizer": tokenizer}, remove_columns=["text"], desc="tokenize documents")
-        .map(chunk_documents, fn_kwargs={"max_len": max_len}, batched=True, desc="chunk")
+        tokens.map(chunk_documents, fn_kwargs={"max_len": max_len}, batched=True, desc="chunk")
         .map(pack_sequences, fn_kwargs={"max_len": max_len}, batched=True, batch_size=None, desc="pack")
     )
 
@@ -82,7 +86,7 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainSt
     if not docs:
         raise EmptyDatasetError(f"midtrain: {documents_file} holds no documents")
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
-    data = document_rows(docs, tokenizer, _max_len(stage_cfg, model_cfg))
+    data = document_rows(docs, tokenizer, _max_len(stage_cfg, model_cfg), Packing(stage_cfg.packing))
     loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "midtrain")
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,

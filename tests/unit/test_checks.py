@@ -24,6 +24,10 @@ def _no_keys(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+def test_midtraining_may_split_documents_across_rows():
+    assert problems("model=tiny", "midtrain.packing=split") == []
+
+
 def test_the_shipped_defaults_have_no_problem():
     assert problems() == [] and problems("model=tiny") == [] and problems("model=tiny", "experiment=agentic_smoke") == []
 
@@ -79,6 +83,7 @@ def test_every_problem_is_reported_at_once():
     (["model=tiny", "model.chat_template=nonesuch"], "unknown chat template 'nonesuch'"),
     (["model=tiny", "datagen.documents.target_documents=0"], "the corpus would be empty"),
     (["model=tiny", "eval.families=[]"], "eval.families is empty"),
+    (["model=tiny", "aft.packing=split"], "AFT packs whole chats"),
 ])
 def test_what_the_schema_cannot_know_is_checked(overrides, message):
     [line] = problems(*overrides)

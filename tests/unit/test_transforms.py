@@ -10,6 +10,7 @@ from msm.data.transforms import (
     collate_packed,
     has_labels,
     pack_sequences,
+    pack_split,
     strip_think,
     subsample,
     tokenize_chat,
@@ -122,3 +123,18 @@ def test_collate_pads_as_a_separate_segment():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [-100, -100, -100]]
     assert batch["position_ids"].tolist() == [[0, 1, 2], [0, 0, 1]]
+
+
+def test_split_packing_fills_every_row_but_the_last_and_keeps_every_token():
+    """midtrain.packing=split: documents run on across rows as new segments, so rows are full whatever the
+    lengths (best-fit decreasing leaves room when, say, every document is a third of a row and a bit more)."""
+    docs = [[k * 1000 + j for j in range(n)] for k, n in enumerate([350] * 30 + [5, 1500, 2])]
+    rows = pack_split({"input_ids": docs}, max_len=1024)
+    assert all(len(r) >= 1023 for r in rows["input_ids"][:-1]) and all(len(r) <= 1024 for r in rows["input_ids"])
+    assert [t for r in rows["input_ids"] for t in r] == [t for d in docs for t in d]  # in order, nothing lost
+    whole = pack_sequences(chunk_documents({"input_ids": docs}, max_len=1024), max_len=1024)
+    assert len(rows["input_ids"]) < len(whole["input_ids"])  # the test can fail: whole documents fill less
+    for ids, labels, pos in zip(rows["input_ids"], rows["labels"], rows["position_ids"]):
+        starts = [i for i, p in enumerate(pos) if p == 0]
+        assert all(labels[i] == IGNORE_INDEX for i in starts)  # no segment's first token is a target
+        assert all(labels[i] == ids[i] for i in range(len(ids)) if i not in starts)
