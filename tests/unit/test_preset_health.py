@@ -12,7 +12,7 @@ import pytest
 from datasets import disable_progress_bars
 from hydra import compose, initialize_config_dir
 
-from msm.config import register_configs
+from msm.config import Packing, register_configs
 from msm.data import cheese, offline_aft, offline_docs
 from msm.data.transforms import subsample
 from msm.paths import CONF_DIR
@@ -49,7 +49,8 @@ def preset(*overrides):
 
 def document_rows(cfg, spec, tok) -> int:
     docs = offline_docs.generate_documents(spec, cfg.datagen.documents.target_documents, seed=0, progress=False)
-    return len(recipes.document_rows(docs, tok, cfg.midtrain.max_seq_len or cfg.model.max_seq_len))
+    return len(recipes.document_rows(docs, tok, cfg.midtrain.max_seq_len or cfg.model.max_seq_len,
+                                     Packing(cfg.midtrain.packing)))
 
 
 def aft_rows(cfg, spec, tok) -> int:
