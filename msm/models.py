@@ -152,6 +152,29 @@ def load_model(
     return model
 
 
+def cast_frozen_linears(model, dtype: torch.dtype) -> int:
+    """Store the frozen weights of every linear layer in ``dtype`` (the autocast compute dtype); returns
+    how many were cast.
+
+    Under bf16 autocast a LoRA run's frozen fp32 base weights are re-cast to bf16 in every forward (and
+    again when checkpointed activations are recomputed): copies that cost as much CPU time as the matmuls.
+    Stored in bf16 once, they are used as they are; autocast would have computed with exactly these values,
+    so the loss does not change (tests/unit/test_models.py). Weights shared with an embedding (a tied
+    ``lm_head``) stay as they are: the embedding's output starts the residual stream, which must stay fp32.
+    Trainable weights (the adapter, or everything under full tuning) are never touched.
+    """
+    shared = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    cast = 0
+    for module in model.modules():
+        if not isinstance(module, torch.nn.Linear) or id(module.weight) in shared:
+            continue
+        for p in (module.weight, module.bias):
+            if p is not None and not p.requires_grad and p.dtype != dtype:
+                p.data = p.data.to(dtype)
+                cast += 1
+    return cast
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(trainable, total) parameter counts; tied weights are counted once."""
     seen: set[int] = set()

@@ -28,10 +28,10 @@ from msm import console
 from msm.config import HealthConfig
 from msm.data.transforms import IGNORE_INDEX, collate_packed
 from msm.errors import EmptyDatasetError, MsmError, NonFiniteLossError
-from msm.models import use_bf16_autocast
+from msm.models import cast_frozen_linears, use_bf16_autocast
 from msm.train.flops import FlopMeter, Shape, peak_tflops, rates
 
-VERSION = 1  # part of every trained artifact's key: bump when the loop would now train differently
+VERSION = 2  # part of every trained artifact's key: bump when the loop would now train differently (2: frozen weights in bf16)
 log = logging.getLogger(__name__)
 
 
@@ -329,6 +329,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     bf16 = use_bf16_autocast(stage_cfg.precision, model)
     workers = world_size()  # batch_size is the global batch: each worker takes its share (preflight: divisible)
     sharded = workers > 1 and stage_cfg.sharding == "fsdp"
+    frozen_cast = cast_frozen_linears(model, torch.bfloat16) if bf16 and not sharded else 0  # FSDP flattens one dtype
     ckpt_dir = work_dir / "checkpoints"
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -398,6 +399,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         "mean_step_s": round(sum(watch.step_times) / max(len(watch.step_times), 1), 4),
         "trainable_params": trainable,
         "bf16_autocast": bf16,
+        "frozen_weights_bf16": frozen_cast,
         "resumed_from": Path(last).name if last else None,
     }
     stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None

@@ -35,3 +35,21 @@ def test_throughput_bench_times_msm_against_the_hf_trainer(tmp_path):
     speeds = {r["trainer"]: r["tokens_per_s"] for r in report["results"]}
     assert {"msm", "HF Trainer, padding"} <= set(speeds) and all(v[0] > 0 for v in speeds.values())
     assert "tiny, midtrain" in report["setting"] and "| msm |" in table
+
+
+def test_eval_bench_rates_every_scorer_and_the_sampler_at_each_batch_size(tmp_path):
+    report, table = bench("evals", "--batch-sizes", "1", "4", "--items", "4", "--prompts", "2", "--new-tokens", "4",
+                          "--rounds", "1", tmp_path=tmp_path)
+    rates = {(r["eval"].split(" (")[0], r["batch_size"]): r["rate"][0] for r in report["results"]}
+    evals = {"value eval, letter", "value eval, stance", "value eval, generate", "agentic, hf generate"}
+    assert set(rates) == {(e, b) for e in evals for b in (1, 4)} and all(v > 0 for v in rates.values())
+    assert "| value eval, letter | 4 |" in table
+
+
+def test_datagen_bench_rerun_is_answered_from_the_cache_alone(tmp_path):
+    report, table = bench("datagen", "--concurrency", "1", "4", "--max-tokens", "8", tmp_path=tmp_path)
+    cold1, cold4 = report["runs"]["cold, concurrency 1"][0], report["runs"]["cold, concurrency 4"][0]
+    rerun = report["runs"]["rerun on the cache, concurrency 4"][0]
+    assert cold1["calls"] > 0 and cold1["cache_hits"] == 0 and cold4["cache_hits"] == 0
+    assert rerun["calls"] == 0 and rerun["cache_hits"] == cold1["requests"]
+    assert "| rerun on the cache, concurrency 4 |" in table

@@ -437,3 +437,39 @@ def test_default_device(monkeypatch):
     assert models.default_device() == "cuda"
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert models.default_device() == "cuda:3"
+
+
+def _lora_loss_and_grads(tiny_dir, cast: bool):
+    from types import SimpleNamespace
+
+    from msm.train.loop import add_trainable_weights
+
+    model = load_model(tiny_dir, device="cpu", trainable_adapter=True)
+    lora = SimpleNamespace(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"])
+    model = add_trainable_weights(model, "lora", lora, has_adapter=False, seed=0)
+    casts = models.cast_frozen_linears(model, torch.bfloat16) if cast else 0
+    ids = torch.arange(3, 40).reshape(1, -1) % 200
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    return model, casts, loss.detach(), grads
+
+
+def test_frozen_linears_in_bf16_leave_a_lora_runs_loss_and_grads_unchanged(tiny_dir):
+    """Autocast computes with bf16 copies of the fp32 weights; stored in bf16 once, the values are the same."""
+    _, _, loss, grads = _lora_loss_and_grads(tiny_dir, cast=False)
+    model, casts, loss_cast, grads_cast = _lora_loss_and_grads(tiny_dir, cast=True)
+    assert casts > 0 and torch.equal(loss, loss_cast)
+    assert grads.keys() == grads_cast.keys() and all(torch.equal(grads[n], grads_cast[n]) for n in grads)
+    params = dict(model.named_parameters())
+    assert all(p.dtype == torch.float32 for p in params.values() if p.requires_grad)  # the adapter stays fp32
+    assert params["base_model.model.model.layers.0.self_attn.k_proj.weight"].dtype == torch.bfloat16
+
+
+def test_a_frozen_linear_tied_to_an_embedding_stays_in_its_dtype():
+    emb, head, other = torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False), torch.nn.Linear(4, 4)
+    head.weight = emb.weight
+    model = torch.nn.ModuleList([emb, head, other]).requires_grad_(False)
+    assert models.cast_frozen_linears(model, torch.bfloat16) == 2  # other's weight and bias
+    assert emb.weight.dtype == head.weight.dtype == torch.float32 and other.weight.dtype == torch.bfloat16
