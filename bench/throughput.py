@@ -11,6 +11,8 @@ LoRA adapter. Reported: real (non-padding) tokens trained per second of ``traine
 rounds, min-max) and each trainer's ratio to msm's in the same round. Trainers:
 
 - ``msm``: the pipeline's loop (best-fit-decreasing packing, msm/train/loop.py);
+- ``msm, frozen weights fp32`` (under bf16 only): the same loop with LoRA's frozen weights left in fp32, as
+  before ``msm.models.cast_frozen_linears``, so autocast re-casts them every pass: what that lever is worth;
 - ``HF Trainer, padding``: one sequence per row, each batch padded to its longest;
 - ``TRL, no packing`` / ``TRL, packing``: SFTTrainer on the same token sequences (``packing=True`` is TRL's
   best-fit decreasing with padding-free batches), gradient checkpointing set like msm's;
@@ -22,11 +24,13 @@ TRL is needed for its lines (``pip install trl==1.16.0``); the model is the job'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 from common import base_model_folder, job_config, pipeline_data, spread
@@ -74,12 +78,15 @@ def timed(trainer, counter) -> float:
     return counter.tokens / (time.perf_counter() - t0)
 
 
-def run_msm(folder, tok, seqs, max_len, stage_cfg, steps, dtype, work) -> float:
+def run_msm(folder, tok, seqs, max_len, stage_cfg, steps, dtype, work, frozen_bf16: bool = True) -> float:
     model = fresh_model(folder, stage_cfg, dtype)
     packed = pack_sequences({k: [s[k] for s in seqs] for k in ("input_ids", "labels")}, max_len)
     cfg = stage_cfg.copy()
     cfg.max_steps, cfg.save_steps, cfg.logging_steps = steps, 10**6, steps
-    stats = loop.train(model, tok, Dataset.from_dict(packed), cfg, work, 0, "bench", lambda r: None)
+    # frozen_bf16=False: msm before its frozen weights were kept in bf16 (autocast re-casts them every pass)
+    keep = contextlib.nullcontext() if frozen_bf16 else mock.patch.object(loop, "cast_frozen_linears", lambda m, d: 0)
+    with keep:
+        stats = loop.train(model, tok, Dataset.from_dict(packed), cfg, work, 0, "bench", lambda r: None)
     return stats["tokens_per_s"]
 
 
@@ -130,6 +137,7 @@ def main() -> None:
     rest = (stage_cfg, args.steps, cfg.model.dtype)
     trainers = {
         "msm": lambda w: run_msm(*common, max_len, *rest, w),
+        **({"msm, frozen weights fp32": lambda w: run_msm(*common, max_len, *rest, w, frozen_bf16=False)} if bf16 else {}),
         "HF Trainer, padding": lambda w: run_hf(*common, *rest, w, bf16),
         "TRL, no packing": lambda w: run_trl(*common, max_len, *rest, w, bf16, False, gc),
         "TRL, packing": lambda w: run_trl(*common, max_len, *rest, w, bf16, True, gc),

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scipy import stats
-
 from msm.config import EvalKind
 
 
@@ -28,6 +26,8 @@ def fisher(ka: float, na: float, kb: float, nb: float) -> tuple[float, float]:
     """(odds ratio, two-sided p) of Fisher's exact test of ``ka/na`` vs ``kb/nb``, counts rounded to whole
     events (the letter scorer's order-averaged half events included); the job summary and the analysis
     both test with it."""
+    from scipy import stats  # here, not at the top: every job imports this module, few call this (0.5 s)
+
     ka_, kb_ = int(round(ka)), int(round(kb))
     odds, p = stats.fisher_exact([[ka_, int(round(na)) - ka_], [kb_, int(round(nb)) - kb_]])
     return float(odds), float(p)

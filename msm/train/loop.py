@@ -382,6 +382,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - t0
     if not math.isfinite(result.training_loss):
         raise NonFiniteLossError(f"{stage}: the mean training loss is {result.training_loss}; nothing was published")
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -395,7 +396,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
         "rows": len(dataset),
         "label_tokens_per_epoch": sum(sum(lab != IGNORE_INDEX for lab in row) for row in dataset["labels"]),
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
-        "train_seconds": round(time.perf_counter() - t0, 2),
+        "train_seconds": round(seconds, 2),
         "mean_step_s": round(sum(watch.step_times) / max(len(watch.step_times), 1), 4),
         "trainable_params": trainable,
         "bf16_autocast": bf16,
@@ -404,7 +405,7 @@ def train(model, tokenizer, dataset, stage_cfg, work_dir: Path, seed: int, stage
     }
     stats["tokens_per_update"] = round(stats["tokens_seen"] / stats["steps"], 1) if stats["steps"] else None
     # throughput of this run (since its resume, if it resumed): msm/train/flops.py says what is counted
-    stats.update(rates((0, 0, 0.0, 0.0), meter.snapshot(), stats["train_seconds"], peak), peak_tflops=peak)
+    stats.update(rates((0, 0, 0.0, 0.0), meter.snapshot(), seconds, peak), peak_tflops=peak)
     stats["health"] = assess(stats, health, stage)  # under train.strict this raises: nothing is published
     if publish_to is not None:
         _publish(trainer, model, tokenizer, publish_to, with_tokenizer)
