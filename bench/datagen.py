@@ -5,15 +5,21 @@ the response cache saves on a rerun.
     python bench/datagen.py --concurrency 1 4 8 --max-tokens 48
     python bench/datagen.py model=tiny --concurrency 1 8      # a quick look at client overheads
 
-Starts ``transformers serve`` over the job's base model (offline, on this machine), then runs the spec's
-document generation (``generate_documents``, the data stage's own code, at ``datagen=smoke`` sizes unless
-overridden, documents cut at ``--max-tokens``) through ``msm.llm``'s OpenAI backend, once per
-``--concurrency`` (``generator.max_concurrency``) with an empty response cache, and then once more at the
-highest concurrency on the cache the first of those runs filled, in a fresh work folder, as a rerun of a
-killed or finished stage would. Reported per run, from the client's own counters: requests (server calls
-plus cache hits), cache hits, wall time, requests/s, output tokens/s, and the ratio of requests/s to the
-first cold run. The served model samples (temperature 0.9), so cold runs at different concurrency can
-fan out into different numbers of requests; the rates are per request made.
+Starts ``transformers serve`` over the job's base model (offline, on this machine), then measures two loads
+through ``msm.llm``'s OpenAI backend, once per ``--concurrency`` (``generator.max_concurrency``) with an empty
+response cache, and once more at the highest concurrency on the cache the first of those runs filled:
+
+- fixed: ``--requests`` document requests (one per rule of the spec, each sampled as often as it takes),
+  ``--max-tokens`` each, sent together (``complete_many``), so every run makes the same number of requests;
+- docgen: the spec's document generation (``generate_documents``, the data stage's own code, at
+  ``datagen=smoke`` sizes unless overridden, documents cut at ``--max-tokens``), in a fresh work folder
+  each time, as a rerun of a killed or finished stage runs it. Its fan-out depends on what the model
+  answers: a small model's lists may not parse, and then docgen stops early and says so.
+
+Reported per run, from the client's own counters: requests (server calls plus cache hits), cache hits,
+documents kept, wall time, requests/s, output tokens/s, and the ratio of requests/s to the cold run at
+the first concurrency. The served model samples (temperature 0.9), so docgen's cold runs can fan out
+into different numbers of requests; the rates are per request made.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ SERVE_TIMEOUT_S = 180
 
 
 @contextlib.contextmanager
-def served(folder: str, work: Path):
+def served(folder: str, work: Path, continuous_batching: bool = False):
     """``transformers serve`` over ``folder`` on a free local port; yields the base URL (ending in /v1)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,7 +54,8 @@ def served(folder: str, work: Path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(work / "hf_home")}
     log = open(work / "serve.log", "wb")
     proc = subprocess.Popen([str(cli), "serve", folder, "--device", "cpu", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
+                             "--log-level", "warning", *(["--continuous-batching"] if continuous_batching else [])],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
     try:
         deadline = time.monotonic() + SERVE_TIMEOUT_S
         while True:
@@ -73,11 +80,31 @@ def generate(spec, docgen_cfg, base_url: str, model: str, concurrency: int, cach
                           "timeout_s": 600}, cache)
     t0 = time.perf_counter()
     report = generate_documents(spec, client, docgen_cfg, work, seed=0, temperature=temperature, progress=False)
-    seconds = time.perf_counter() - t0
+    return measured(client, concurrency, time.perf_counter() - t0, report["documents"].get("kept", 0))
+
+
+def fixed_load(spec, n: int, max_tokens: int, temperature: float) -> list:
+    from msm.llm import Request
+
+    rules = list(spec.rules)
+    return [Request(messages=({"role": "user", "content": f"Write a short memo that discusses this rule:\n{rules[i % len(rules)].text}"},),
+                    max_tokens=max_tokens, temperature=temperature, sample_index=i // len(rules), tag="bench/fixed")
+            for i in range(n)]
+
+
+def send(reqs, base_url: str, model: str, concurrency: int, cache: Path) -> dict:
+    client = make_client({"backend": "openai", "model": model, "base_url": base_url, "max_concurrency": concurrency,
+                          "timeout_s": 600}, cache)
+    t0 = time.perf_counter()
+    client.complete_many(reqs, desc="bench")
+    return measured(client, concurrency, time.perf_counter() - t0, documents=None)
+
+
+def measured(client, concurrency: int, seconds: float, documents) -> dict:
     u = client.usage
     requests = u.calls + u.cache_hits
     return {"concurrency": concurrency, "requests": requests, "calls": u.calls, "cache_hits": u.cache_hits,
-            "failures": u.failures, "documents": report["documents"].get("kept", 0), "seconds": seconds,
+            "failures": u.failures, "documents": documents, "seconds": seconds,
             "requests_per_s": requests / seconds, "output_tokens_per_s": u.output_tokens / seconds}
 
 
@@ -86,6 +113,9 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="train.py overrides naming the job (model, spec, datagen sizes)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--max-tokens", type=int, default=64, help="document length cap (datagen.documents.max_tokens)")
+    parser.add_argument("--requests", type=int, default=32, help="requests of the fixed load")
+    parser.add_argument("--continuous-batching", action="store_true",
+                        help="serve with transformers serve --continuous-batching (otherwise it answers one request at a time)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
@@ -93,29 +123,35 @@ def main() -> None:
     folder = base_model_folder(cfg)
     temperature = 0.9  # conf/generator/openai.yaml
     runs: dict[str, list[dict]] = {}
+    top, first_c = max(args.concurrency), args.concurrency[0]
+    fixed = fixed_load(spec, args.requests, args.max_tokens, temperature)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        with served(folder, root) as url:
-            for r in range(args.rounds):
+        with served(folder, root, args.continuous_batching) as url:
+            for r in range(args.rounds):  # interleaved: machine noise hits every run alike
                 for c in args.concurrency:
-                    runs.setdefault(f"cold, concurrency {c}", []).append(
-                        generate(spec, cfg.datagen.documents, url, folder, c, root / f"cache{r}-{c}", root / f"work{r}-{c}-a",
-                                 temperature))
-                    print(f"round {r + 1}: {runs[f'cold, concurrency {c}'][-1]}", file=sys.stderr, flush=True)
-                top = max(args.concurrency)
-                runs.setdefault(f"rerun on the cache, concurrency {top}", []).append(
-                    generate(spec, cfg.datagen.documents, url, folder, top, root / f"cache{r}-{args.concurrency[0]}",
-                             root / f"work{r}-rerun", temperature))
-    setting = (f"{cfg.model.name} served by transformers serve (CPU), spec {cfg.spec.name}, datagen smoke sizes, documents "
-               f"<= {args.max_tokens} tokens, temperature {temperature}, {args.rounds} round(s)")
-    first = runs[f"cold, concurrency {args.concurrency[0]}"]
-    print(f"{setting}\n\n| run | requests | server calls | cache hits | wall s | requests/s | output tokens/s "
-          f"| requests/s / cold at {args.concurrency[0]} |\n|---|---:|---:|---:|---:|---|---|---|")
+                    runs.setdefault(f"fixed, cold, concurrency {c}", []).append(send(fixed, url, folder, c, root / f"f{r}-{c}"))
+                    runs.setdefault(f"docgen, cold, concurrency {c}", []).append(
+                        generate(spec, cfg.datagen.documents, url, folder, c, root / f"d{r}-{c}", root / f"w{r}-{c}", temperature))
+                runs.setdefault(f"fixed, rerun on the cache, concurrency {top}", []).append(
+                    send(fixed, url, folder, top, root / f"f{r}-{first_c}"))
+                runs.setdefault(f"docgen, rerun on the cache, concurrency {top}", []).append(
+                    generate(spec, cfg.datagen.documents, url, folder, top, root / f"d{r}-{first_c}", root / f"w{r}-rerun",
+                             temperature))
+                for name, rs in runs.items():
+                    print(f"round {r + 1}: {name}: {rs[-1]}", file=sys.stderr, flush=True)
+    setting = (f"{cfg.model.name} served by transformers serve (CPU{', continuous batching' if args.continuous_batching else ''}), spec {cfg.spec.name}, fixed load {args.requests} "
+               f"requests, docgen at datagen smoke sizes, <= {args.max_tokens} tokens an answer, temperature {temperature}, "
+               f"{args.rounds} round(s)")
+    print(f"{setting}\n\n| run | requests | server calls | cache hits | documents kept | wall s | requests/s | "
+          f"output tokens/s | requests/s / cold at concurrency {first_c} |\n|---|---:|---:|---:|---:|---|---|---|---|")
     for name, rs in runs.items():
-        ratio = [r["requests_per_s"] / f["requests_per_s"] for r, f in zip(rs, first)]
+        first = runs[f"{name.split(',')[0]}, cold, concurrency {first_c}"]
+        ratio = [x["requests_per_s"] / f["requests_per_s"] for x, f in zip(rs, first)]
         print(f"| {name} | {rs[0]['requests']} | {rs[0]['calls']} | {rs[0]['cache_hits']} | "
-              f"{spread([r['seconds'] for r in rs])} | {spread([r['requests_per_s'] for r in rs], 2)} | "
-              f"{spread([r['output_tokens_per_s'] for r in rs])} | {spread(ratio, 2)}x |")
+              f"{'-' if rs[0]['documents'] is None else rs[0]['documents']} | {spread([x['seconds'] for x in rs], 2)} | "
+              f"{spread([x['requests_per_s'] for x in rs], 2)} | {spread([x['output_tokens_per_s'] for x in rs])} | "
+              f"{spread(ratio, 2)}x |")
     if args.out:
         Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "setting": setting, "runs": runs}, indent=1))
 

@@ -52,9 +52,8 @@ def stages(out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="train.py arguments (overrides, -m)")
     parser.add_argument("--out", help="also write the results as JSON here")
-    ns = parser.parse_args()
+    ns, ns.args = parser.parse_known_args()  # everything else goes to train.py as it is (overrides, -m)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         first = run(ns.args, root / "store", root / "first")

@@ -47,9 +47,24 @@ def test_eval_bench_rates_every_scorer_and_the_sampler_at_each_batch_size(tmp_pa
 
 
 def test_datagen_bench_rerun_is_answered_from_the_cache_alone(tmp_path):
-    report, table = bench("datagen", "--concurrency", "1", "4", "--max-tokens", "8", tmp_path=tmp_path)
-    cold1, cold4 = report["runs"]["cold, concurrency 1"][0], report["runs"]["cold, concurrency 4"][0]
-    rerun = report["runs"]["rerun on the cache, concurrency 4"][0]
+    report, table = bench("datagen", "--concurrency", "1", "4", "--max-tokens", "8", "--requests", "6", tmp_path=tmp_path)
+    cold1, cold4 = report["runs"]["docgen, cold, concurrency 1"][0], report["runs"]["docgen, cold, concurrency 4"][0]
+    rerun = report["runs"]["docgen, rerun on the cache, concurrency 4"][0]
     assert cold1["calls"] > 0 and cold1["cache_hits"] == 0 and cold4["cache_hits"] == 0
     assert rerun["calls"] == 0 and rerun["cache_hits"] == cold1["requests"]
-    assert "| rerun on the cache, concurrency 4 |" in table
+    fixed = [report["runs"][f"fixed, {k}"][0] for k in ("cold, concurrency 1", "cold, concurrency 4", "rerun on the cache, concurrency 4")]
+    assert [f["calls"] for f in fixed] == [6, 6, 0] and [f["cache_hits"] for f in fixed] == [0, 0, 6]
+    assert "| fixed, rerun on the cache, concurrency 4 |" in table
+
+
+def test_the_prepared_gpu_script_runs_lora_and_full_tuning_through_the_loop(tmp_path):
+    """bench/gpu.py is for a GPU machine; here its code path runs on the CPU at tiny size."""
+    out = tmp_path / "gpu.json"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "gpu.py"), "--runs", "tiny:lora", "tiny:full",
+                           "--seq", "128", "--steps", "1", "--warmup", "0", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = {r["method"]: r for r in json.loads(out.read_text())["results"]}
+    assert runs["lora"]["tokens_per_s"] > 0 and runs["full"]["tokens_per_s"] > 0
+    assert runs["lora"]["params_b"] > runs["full"]["params_b"]  # the adapter's weights on top of the same model
+    assert "| tiny | lora |" in done.stdout
