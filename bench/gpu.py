@@ -50,7 +50,7 @@ def build(arch: str, device: str):
 
 
 def packed_rows(vocab: int, seq: int, rows: int, seed: int = 0) -> Dataset:
-    """``rows`` packed rows of ``seq`` tokens: random-token documents of 1/16 to 1 row long, best-fit packed."""
+    """``rows`` packed rows of ``seq`` tokens: random-token documents of 1/16 to 1 row long, packed as training packs."""
     rng = random.Random(seed)
     docs, total = [], 0
     while total < seq * rows * 1.02:

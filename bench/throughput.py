@@ -10,7 +10,7 @@ documents, or its AFT rows with loss on assistant tokens only), from the same fr
 LoRA adapter. Reported: real (non-padding) tokens trained per second of ``trainer.train()`` (median over
 rounds, min-max) and each trainer's ratio to msm's in the same round. Trainers:
 
-- ``msm``: the pipeline's loop (best-fit-decreasing packing, msm/train/loop.py);
+- ``msm``: the pipeline's loop (pack_sequences, msm/train/loop.py);
 - ``msm, frozen weights fp32`` (under bf16 only): the same loop with LoRA's frozen weights left in fp32, as
   before ``msm.models.cast_frozen_linears``, so autocast re-casts them every pass: what that lever is worth;
 - ``HF Trainer, padding``: one sequence per row, each batch padded to its longest;

@@ -76,7 +76,7 @@ class TrainMethod(Choice):
 class Packing(Choice):
     """How training rows are made of sequences (msm/data/transforms.py; bench/packing.py measures both)."""
 
-    whole = "whole"  # whole sequences, best-fit decreasing (a document longer than a row is cut first)
+    whole = "whole"  # whole sequences, each row's chosen to fill it (a document longer than a row is cut first)
     split = "split"  # documents end to end, a row cut every max_seq_len tokens (midtraining only): rows full
 
 
