@@ -53,7 +53,7 @@ def tokens_per_s(model, tok, prompts, batch_size: int, settings: dict, bf16: boo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("overrides", nargs="*", help="train.py overrides naming the job (model, eval items)")
+    parser.add_argument("overrides", nargs="*", help="train.py overrides naming the job (model, eval.precision)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--items", type=int, default=48, help="value-eval items scored per batch size and round")
     parser.add_argument("--scorers", nargs="+", default=["letter", "stance", "generate"])
@@ -68,7 +68,7 @@ def main() -> None:
     folder = base_model_folder(cfg)
     tok = load_tokenizer(folder, cfg.model.chat_template)
     model = load_model(folder, dtype=cfg.model.dtype)
-    bf16 = use_bf16_autocast("auto", model)
+    bf16 = use_bf16_autocast(str(cfg.eval.precision), model)
     items = select_items(None, args.items, cfg.seed)
     prompts = grid_prompts(args.grid)[: args.prompts]
     settings = {"temperature": grid_sampling(args.grid)["temperature"], "max_new_tokens": args.new_tokens}
