@@ -53,13 +53,13 @@ def stages(out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="also write the results as JSON here")
-    ns, ns.args = parser.parse_known_args()  # everything else goes to train.py as it is (overrides, -m)
+    ns, train_args = parser.parse_known_args()  # everything else goes to train.py as it is (overrides, -m)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        first = run(ns.args, root / "store", root / "first")
-        again = run(ns.args, root / "store", root / "again")
+        first = run(train_args, root / "store", root / "first")
+        again = run(train_args, root / "store", root / "again")
         rows = {"first": stages(root / "first"), "again": stages(root / "again")}
-    print(f"python train.py {' '.join(ns.args)}: first run {first:,.1f} s on an empty store, the same again "
+    print(f"python train.py {' '.join(train_args)}: first run {first:,.1f} s on an empty store, the same again "
           f"{again:,.1f} s ({again / first:.1%} of the first)\n")
     print("| stage | built | reused | build wall s (sum) | LLM calls | peak GB | rerun: built | rerun: reused |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
