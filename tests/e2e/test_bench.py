@@ -68,3 +68,14 @@ def test_the_prepared_gpu_script_runs_lora_and_full_tuning_through_the_loop(tmp_
     assert runs["lora"]["tokens_per_s"] > 0 and runs["full"]["tokens_per_s"] > 0
     assert runs["lora"]["params_b"] > runs["full"]["params_b"]  # the adapter's weights on top of the same model
     assert "| tiny | lora |" in done.stdout
+
+
+def test_pipeline_bench_passes_a_sweep_through_and_its_rerun_builds_nothing(tmp_path):
+    out = tmp_path / "pipeline.json"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "pipeline.py"), "-m", "model=tiny", "stages=[data]",
+                           "seed=0-1", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    first, again = report["stages"]["first"], report["stages"]["again"]
+    assert first["documents"]["built"] == 1 and first["documents"]["reused"] == 1  # two seeds, one corpus
+    assert all(r["built"] == 0 for r in again.values()) and again["documents"]["reused"] == 2
