@@ -3,6 +3,7 @@ model its pipeline builds (through the store, so a second benchmark run reuses t
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import sys
@@ -67,3 +68,17 @@ def mixed_lengths(docs: list[dict], seed: int = 0) -> list[dict]:
 def spread(values: list[float], digits: int = 1) -> str:
     """median (min-max), the form every benchmark reports."""
     return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+
+
+def hardware() -> str:
+    """What a figure was measured on, for a benchmark's setting line: torch's CPU threads, and the GPU if any."""
+    import torch
+
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{torch.get_num_threads()} CPU threads{gpu}"
+
+
+def write_report(out: str | None, **report) -> None:
+    """The results as JSON at ``out`` (nothing when it is None), with the command line that made them."""
+    if out:
+        Path(out).write_text(json.dumps({"command": " ".join(sys.argv), **report}, indent=1))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import socket
 import subprocess
@@ -36,7 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import base_model_folder, job_config, spread
+from common import base_model_folder, job_config, spread, write_report
 
 from msm.data.docgen import generate_documents
 from msm.llm import make_client
@@ -152,8 +151,7 @@ def main() -> None:
               f"{'-' if rs[0]['documents'] is None else rs[0]['documents']} | {spread([x['seconds'] for x in rs], 2)} | "
               f"{spread([x['requests_per_s'] for x in rs], 2)} | {spread([x['output_tokens_per_s'] for x in rs])} | "
               f"{spread(ratio, 2)}x |")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "setting": setting, "runs": runs}, indent=1))
+    write_report(args.out, setting=setting, runs=runs)
 
 
 if __name__ == "__main__":

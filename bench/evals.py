@@ -21,12 +21,10 @@ needs a GPU; ``eval.sampler=vllm``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
-import torch
-from common import base_model_folder, job_config, spread
+from common import base_model_folder, hardware, job_config, spread, write_report
 from datasets import disable_progress_bars
 
 from msm.evals.agentic.assemble import grid_sampling
@@ -84,8 +82,7 @@ def main() -> None:
                       file=sys.stderr, flush=True)
     setting = (f"{cfg.model.name}, {len(items)} value-eval items, {args.grid} grid, "
                f"{'bf16 autocast' if bf16 else str(next(model.parameters()).dtype).removeprefix('torch.')}, "
-               f"{args.rounds} rounds, {torch.get_num_threads()} CPU threads"
-               + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+               f"{args.rounds} rounds, {hardware()}")
     print(f"{setting}\n\n| eval | batch | rate, median (min-max) | / batch {args.batch_sizes[0]} |\n|---|---:|---|---|")
     results = []
     for (name, unit), b in speed:
@@ -93,9 +90,7 @@ def main() -> None:
         ratios = [v / v0 for v, v0 in zip(values, base)]
         print(f"| {name} | {b} | {spread(values, 2)} {unit} | {spread(ratios, 2)}x |")
         results.append({"eval": name, "unit": unit, "batch_size": b, "rate": values, "over_first_batch_size": ratios})
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "setting": setting, "results": results}, f, indent=1)
+    write_report(args.out, setting=setting, results=results)
 
 
 if __name__ == "__main__":

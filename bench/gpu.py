@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from common import job_config
+from common import job_config, write_report
 from datasets import Dataset, disable_progress_bars
 
 from msm.data.transforms import pack_sequences
@@ -61,17 +61,23 @@ def packed_rows(vocab: int, seq: int, rows: int, seed: int = 0) -> Dataset:
     return Dataset.from_dict({k: v[:rows] for k, v in packed.items()})
 
 
+class NoTokenizer:
+    """What the loop asks of a tokenizer when the rows are token ids already: the padding id."""
+
+    pad_token_id = 0
+
+    def save_pretrained(self, path) -> None:  # the Trainer saves its processing class with a checkpoint
+        pass
+
+
 def one_run(arch: str, method: str, stage_cfg, seq: int, steps: int, warmup: int, device: str) -> dict:
-    torch.cuda.empty_cache() if device == "cuda" else None
+    if device == "cuda":
+        torch.cuda.empty_cache()
     model = build(arch, device)
     model.train()
-    if method == "full":
-        model = add_trainable_weights(model, "full", stage_cfg.lora, has_adapter=False, seed=0)
-    else:
-        model.requires_grad_(False)
-        model = add_trainable_weights(model, "lora", stage_cfg.lora, has_adapter=False, seed=0)
+    model = add_trainable_weights(model, method, stage_cfg.lora, has_adapter=False, seed=0)  # LoRA freezes the rest
     data = packed_rows(model.config.vocab_size, seq, stage_cfg.batch_size * (steps + warmup))
-    tok = type("Tok", (), {"pad_token_id": 0, "save_pretrained": lambda self, path: None})()
+    tok = NoTokenizer()
     cfg = stage_cfg.copy()
     cfg.method, cfg.max_seq_len, cfg.save_steps, cfg.logging_steps = method, seq, 10**6, 1
     with tempfile.TemporaryDirectory() as work:
@@ -133,9 +139,7 @@ def main() -> None:
         print(f"| {r['arch']} | {r['method']} | {r['params_b']:.2f} | {fmt(r['tokens_per_s'], ',.0f')} | "
               f"{fmt(r['model_tflops_per_s'], '.1f')} | {fmt(r['mfu'], '.1%')} | {fmt(r['hfu'], '.1%')} | "
               f"{fmt(r['peak_memory_gb'], '.1f')} |")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"command": " ".join(sys.argv), "setting": setting, "results": results},
-                                             indent=1))
+    write_report(args.out, setting=setting, results=results)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,10 @@ without it, its line says so.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
-import sys
 
-from common import base_model_folder, job_config, mixed_lengths, pipeline_data
+from common import base_model_folder, job_config, mixed_lengths, pipeline_data, write_report
 from datasets import Dataset, disable_progress_bars
 
 from msm.data.transforms import (
@@ -139,9 +137,7 @@ def main() -> None:
         else:
             print(f"| {r['corpus']} | {r['way']} | {r['sequences']} | {r['rows']} | {r['row_fill']:.1%} | "
                   f"{r['real_tokens']:.1%} ({r['real_tokens_min']:.1%}-{r['real_tokens_max']:.1%}) |")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "results": results}, f, indent=1)
+    write_report(args.out, results=results)
 
 
 if __name__ == "__main__":

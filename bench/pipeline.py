@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, write_report
 
 
 def run(args: list[str], store: Path, out: Path) -> float:
@@ -67,9 +67,7 @@ def main() -> None:
         a = rows["again"].get(stage, {"built": 0, "reused": 0})
         print(f"| {stage} | {r['built']} | {r['reused']} | {r['build_s']:,.1f} | {r['llm_calls']} | {r['peak_gb']:.2f} "
               f"| {a['built']} | {a['reused']} |")
-    if ns.out:
-        Path(ns.out).write_text(json.dumps({"command": " ".join(sys.argv), "first_s": first, "again_s": again,
-                                            "stages": rows}, indent=1))
+    write_report(ns.out, first_s=first, again_s=again, stages=rows)
 
 
 if __name__ == "__main__":

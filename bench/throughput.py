@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from common import base_model_folder, job_config, pipeline_data, spread
+from common import base_model_folder, hardware, job_config, pipeline_data, spread, write_report
 from datasets import Dataset, disable_progress_bars
 from packing import sequences
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
@@ -157,16 +156,14 @@ def main() -> None:
     setting = (f"{cfg.model.name}, {args.stage}, {len(seqs)} sequences, max_seq_len {max_len}, batch "
                f"{stage_cfg.batch_size}, LoRA r={stage_cfg.lora.r}, {'bf16 autocast' if bf16 else 'fp32'}, "
                f"gradient checkpointing {'on' if gc else 'off'}, {args.steps} updates x {args.rounds} rounds, "
-               f"{torch.get_num_threads()} CPU threads" + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+               f"{hardware()}")
     print(f"{setting}\n\n| trainer | real tokens/s, median (min-max) | msm / trainer, median (min-max) |\n|---|---|---|")
     results = []
     for name, values in speed.items():
         ratios = [m / v for m, v in zip(speed["msm"], values)]
         print(f"| {name} | {spread(values)} | {spread(ratios, 2)}x |")
         results.append({"trainer": name, "tokens_per_s": values, "msm_over_trainer": ratios})
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "setting": setting, "results": results}, f, indent=1)
+    write_report(args.out, setting=setting, results=results)
 
 
 if __name__ == "__main__":
