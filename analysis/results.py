@@ -8,8 +8,15 @@ the frames returned here, so it can be tested on frames built by hand.
 
 A job that produced no metrics is never dropped silently: :func:`load` returns it among ``problems``
 with its folder and the reason (the error it failed with, "still running or killed", "stopped before
-the eval"). Grouping is by every identity column except the seed (:func:`group_columns`), and a group
-that still holds a seed twice is an error that names the columns that tell its jobs apart.
+the eval").
+
+Which configuration a job measured is its whole identity (msm/job.py): the labels of :data:`IDENTITY`
+(spec, model, arm, ...) and every science-bearing config field, recorded under ``config`` in metrics.json
+and loaded as one column each, named by its dotted path (``midtrain.lr``; metrics are named with slashes).
+Jobs from before the record held it get it from their ``.hydra/config.yaml``. Results are grouped by the
+labels and by every config field that differs between the loaded jobs (:func:`varying_fields`), so no two
+configurations are ever averaged together; two jobs are one measurement only when their whole identity,
+seed included, is equal, and then both folders are named in a warning.
 """
 
 from __future__ import annotations
@@ -25,12 +32,16 @@ import pandas as pd
 
 from msm.config import Arm
 from msm.errors import MsmError
+from msm.job import SPEC_DIGEST
 
 log = logging.getLogger(__name__)
 
-#: Fields that say *which* cell of the experiment a job is; everything else is a metric (or ``job_dir``).
+#: The labels that say *which* cell of the experiment a job is, as a reader names it; with the config fields
+#: (:func:`config_columns`) they are its identity; everything else is a metric (or ``job_dir``).
 IDENTITY = ("spec", "model", "midtrain", "aft", "aft_data", "arm", "aft_scale", "eval", "scorer", "generator",
-            "judge", "experiment", "seed")
+            "datagen", "judge", "experiment", "seed")
+#: Config fields that a label mirrors (besides the fields of the label's own group, ``model.*`` for ``model``).
+MIRRORS = {"aft.data": "aft_data", "eval.scorer": "scorer", "aft_scale.rows": "aft_scale", SPEC_DIGEST: "spec"}
 #: The paper's arms in the order they are read: controls first, the full method last (msm.config.Arm).
 ARMS = tuple(Arm.values())
 #: What a job record holds besides its identity and its metrics.
@@ -99,10 +110,56 @@ def _sweep_records(root: Path) -> tuple[list[dict], list[dict]]:
         if (job / METRICS_FILE).is_file():
             record = _read_json(job / METRICS_FILE, "metrics file")
             record.setdefault("job_dir", str(job))
+            if not isinstance(record.get("config"), dict):  # written before jobs recorded their configuration
+                record.update(_legacy_identity(job, record))
             records.append(record)
         else:
             problems.append(_problem(job))
     return records, problems
+
+
+def _legacy_identity(job: Path, record: dict) -> dict:
+    """The ``config`` (and the ``datagen`` label) of a job recorded before metrics.json held them, rebuilt
+    from its ``.hydra/config.yaml`` by the job's own identity function. Fields the schema has gained since
+    take their defaults, keys it has lost are dropped, and ``auto`` choices are read off the record (its
+    ``eval: auto:<kind>`` and ``aft_data``). Without a config file the job has its labels alone."""
+    path = job / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    from msm.config import TrainConfig
+    from msm.job import identity, stage_prefix, uses_generator
+    from msm.specs import resolve_spec
+
+    try:
+        schema = OmegaConf.structured(TrainConfig)
+        cfg = OmegaConf.merge(schema, _known(OmegaConf.to_container(OmegaConf.load(path), resolve=False), schema))
+        eval_name = str(record.get("eval") or "")
+        if cfg.eval.kind == "auto" and eval_name.startswith("auto:"):
+            cfg.eval.kind = eval_name.removeprefix("auto:")
+        if cfg.aft.data == "auto" and record.get("aft_data"):
+            cfg.aft.data = record["aft_data"]
+        try:
+            spec = resolve_spec(cfg.spec.path)
+        except (MsmError, OSError):
+            spec = None  # moved or edited since: the digest stays unknown
+        config = identity(cfg, spec, stage_prefix(cfg.stages))
+    except Exception as err:  # an old or hand-edited file: the job keeps its labels, and says why
+        log.warning("%s: cannot read its configuration (%s: %s); grouped by its labels only", path,
+                    type(err).__name__, err)
+        return {}
+    config.pop("seed", None)
+    return {"config": config, "datagen": record.get("datagen", cfg.datagen.name if uses_generator(cfg) else None)}
+
+
+def _known(raw, schema) -> dict:
+    """``raw`` without the keys ``schema`` does not have (fields removed since a job was written)."""
+    from omegaconf import DictConfig
+
+    if not isinstance(raw, dict) or not isinstance(schema, DictConfig):
+        return raw
+    return {k: _known(v, schema._get_node(k)) for k, v in raw.items() if k in schema.keys()}
 
 
 def _wandb_records(path: str) -> list[dict]:
@@ -121,6 +178,8 @@ def _wandb_records(path: str) -> list[dict]:
     records = []
     for run in runs:
         summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
+        if isinstance(summary.get("config"), str):  # the job's configuration, logged as one JSON text
+            summary["config"] = json.loads(summary["config"])
         records.append({**summary, "job_dir": f"{WANDB_PREFIX}{path}/{run.id}"})
     return records
 
@@ -145,6 +204,7 @@ def load(paths: str | Path | Sequence[str | Path]) -> Sweep:
         where = ", ".join(map(str, paths))
         raise MsmError(f"{where}: no {METRICS_FILE} found under this folder; is it a finished sweep?"
                        + (f" ({len(problems)} job(s) without metrics, e.g. {problems[0]['reason']})" if problems else ""))
+    records = [{**{k: v for k, v in r.items() if k != "config"}, **(r.get("config") or {})} for r in records]
     df = pd.DataFrame(records)
     for col in (*IDENTITY, *META):
         if col not in df.columns:
@@ -154,14 +214,32 @@ def load(paths: str | Path | Sequence[str | Path]) -> Sweep:
         df.loc[trained, "aft_scale"] = df.loc[trained, "data/aft_pool_rows"]
     for col in ("aft_scale", "seed"):
         df[col] = _as_int(df[col])
-    # The same configuration and seed twice (an arm without AFT launched at every aft_scale of a scaling
-    # sweep, the same sweep folder given twice) is one measurement: the store built it once.
-    repeated = df.astype({c: str for c in IDENTITY}).duplicated(list(IDENTITY))
-    if repeated.any():
-        log.info("%d job(s) repeat another job's configuration and seed; each counted once", int(repeated.sum()))
-    metrics = [c for c in df.columns if c not in IDENTITY and c not in META]
-    jobs = df.loc[~repeated, [*IDENTITY, *META, *metrics]].reset_index(drop=True)
+    fields = config_columns(df)
+    for col in fields:  # one spelling of "not set" (None), whether a record said null or lacked the field
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    repeated = _repeats(df, [*IDENTITY, *fields])
+    metrics = [c for c in df.columns if c not in IDENTITY and c not in META and c not in fields]
+    jobs = df.loc[~repeated, [*IDENTITY, *fields, *META, *metrics]].reset_index(drop=True)
     return Sweep(jobs, pd.DataFrame(problems, columns=["job_dir", "status", "reason"]))
+
+
+def config_columns(df: pd.DataFrame) -> list[str]:
+    """The configuration fields among the columns (dotted names: ``midtrain.lr``), sorted."""
+    return sorted(c for c in df.columns if isinstance(c, str) and "." in c and "/" not in c)
+
+
+def _repeats(df: pd.DataFrame, identity: list[str]) -> pd.Series:
+    """Which rows repeat an earlier row's whole identity, seed included: one measurement (the same folder
+    given twice, or an arm without AFT launched at every aft_scale of a scaling sweep, which the store built
+    once). Each is counted once, and the folders are named in a warning."""
+    keys = df[identity].astype(str).apply(tuple, axis=1)
+    repeated = keys.duplicated()
+    for key in keys[repeated].unique():
+        folders = df.loc[keys == key, "job_dir"].astype(str).tolist()
+        same = len(set(folders)) == 1
+        log.warning("%s: %s; counted once", ", ".join(folders),
+                    "the same job folder loaded twice" if same else "one measurement (the same configuration and seed)")
+    return repeated
 
 
 def load_sweep(path) -> pd.DataFrame:
@@ -213,7 +291,7 @@ def to_long(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.DataFr
     unknown = [m for m in metrics if m not in df.columns]
     if unknown:
         raise MsmError(f"unknown metric(s) {unknown}; available rates: {rate_columns(df)}")
-    ids = [c for c in (*IDENTITY, "job_dir") if c in df.columns]
+    ids = [c for c in (*IDENTITY, *config_columns(df), "job_dir") if c in df.columns]
     nan = pd.Series(float("nan"), index=df.index)
 
     def counts(metric: str, count: str) -> pd.Series:
@@ -235,9 +313,40 @@ def to_long(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> pd.DataFr
     return long[long["value"].notna()].reset_index(drop=True)
 
 
+def _owners(field: str) -> list[str]:
+    """The labels that may decide a config field: the label of its group (``model`` for ``model.arch.vocab_size``)
+    and the label that mirrors it (``aft_data`` for ``aft.data``)."""
+    return [label for label in (field.split(".")[0], MIRRORS.get(field)) if label in IDENTITY]
+
+
+def varying_fields(df: pd.DataFrame) -> list[str]:
+    """The config fields whose value differs between the jobs of ``df`` and that no label already tells apart.
+
+    A field is left out when it varies in lockstep with a label of its own (``model=tiny,smollm2_135m`` makes
+    ``model.source`` and a dozen other fields vary: ``model`` says it all); a field that varies within a
+    label's level (``midtrain.lr`` at ``midtrain=lora``) is kept. Grouping by the labels and these fields is
+    grouping by every field that varies. A field set for some jobs only (a learning rate, which a baseline
+    does not have) varies too.
+    """
+    out = []
+    for field in config_columns(df):
+        text = df[field].astype(str)
+        if text.nunique() <= 1:
+            continue
+        decided = False
+        for label in _owners(field):
+            levels = df[label].astype(str)
+            if levels.nunique() > 1 and (text.groupby(levels).nunique() <= 1).all():
+                decided = True
+        if not decided:
+            out.append(field)
+    return out
+
+
 def group_columns(df: pd.DataFrame, by: Sequence[str] | None = None) -> list[str]:
-    """The columns a sweep's results are grouped by: ``by``, or every identity column except the seed."""
-    cols = [c for c in IDENTITY if c != "seed"] if by is None else list(by)
+    """The columns a sweep's results are grouped by: ``by``, or every label but the seed and every config
+    field that varies (:func:`varying_fields`)."""
+    cols = [*(c for c in IDENTITY if c != "seed"), *varying_fields(df)] if by is None else list(by)
     absent = [c for c in cols if c not in df.columns]
     if absent:
         raise MsmError(f"cannot group by {absent}: not columns of the results (have {list(df.columns)})")
@@ -254,7 +363,7 @@ def check_replicates(df: pd.DataFrame, by: Sequence[str]) -> None:
         dup = group[group.duplicated("_seed", keep=False)]
         if dup.empty:
             continue
-        candidates = [c for c in IDENTITY if c not in by and c != "seed" and c in dup.columns
+        candidates = [c for c in (*IDENTITY, *config_columns(dup)) if c not in by and c != "seed" and c in dup.columns
                       and dup[c].astype(str).nunique() > 1]
         where = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         seed = dup["_seed"].iloc[0]

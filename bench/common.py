@@ -15,41 +15,36 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from msm.config import register_configs  # noqa: E402
+from msm.job import Job, resolve  # noqa: E402
 from msm.jsonl import read_jsonl  # noqa: E402
 from msm.paths import CONF_DIR  # noqa: E402
-from msm.specs import resolve_spec  # noqa: E402
-from msm.stages.common import resolve_auto  # noqa: E402
-from msm.stages.data import DATA_FILES, aft_pool, documents  # noqa: E402
+from msm.stages.data import CORPUS, aft_pool, documents  # noqa: E402
 from msm.stages.models import base_model  # noqa: E402
-from msm.store import Store  # noqa: E402
 
 
-def job_config(overrides: list[str]):
-    """The job config ``python train.py <overrides>`` would run, with its spec (``eval=auto`` etc. resolved)."""
+def job_config(overrides: list[str]) -> Job:
+    """The job ``python train.py <overrides>`` would run, resolved as the pipeline resolves it (msm/job.py)."""
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=list(overrides))
-    spec = resolve_spec(cfg.spec.path)
-    return resolve_auto(cfg, spec), spec
+    return resolve(cfg)
 
 
-def pipeline_data(cfg, spec) -> tuple[list[dict], list[dict]]:
+def pipeline_data(job: Job) -> tuple[list[dict], list[dict]]:
     """The job's documents and its AFT rows (``aft_scale`` rows drawn from the pool), as its data stages
     publish them."""
     from msm.data.transforms import subsample
 
-    store = Store(cfg.paths.store)
-    docs = read_jsonl(store.build(documents(cfg, spec)).path / DATA_FILES["documents"])
-    pool = read_jsonl(store.build(aft_pool(cfg, spec)).path / DATA_FILES["aft_pool"])
-    return docs, subsample(pool, cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
+    docs = read_jsonl(job.store.build(documents(job)).file(CORPUS))
+    pool = read_jsonl(job.store.build(aft_pool(job)).file(CORPUS))
+    return docs, subsample(pool, job.cfg.aft_scale.rows, job.cfg.data.seed, what="AFT rows")
 
 
-def base_model_folder(cfg) -> str:
+def base_model_folder(job: Job) -> str:
     """The job's base model (the embedded SmolLM2 is converted once, then read from the store)."""
-    store = Store(cfg.paths.store)
-    ref, build = base_model(store, cfg.model)
+    ref, build = base_model(job.store, job.cfg.model)
     if build is not None:
-        store.build(build)
+        job.store.build(build)
     return ref.base
 
 

@@ -118,8 +118,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
-    cfg, spec = job_config(["datagen=smoke", f"datagen.documents.max_tokens={args.max_tokens}", *args.overrides])
-    folder = base_model_folder(cfg)
+    job = job_config(["datagen=smoke", f"datagen.documents.max_tokens={args.max_tokens}", *args.overrides])
+    cfg, spec = job.cfg, job.spec
+    folder = base_model_folder(job)
     temperature = 0.9  # conf/generator/openai.yaml
     runs: dict[str, list[dict]] = {}
     top, first_c = max(args.concurrency), args.concurrency[0]

@@ -62,8 +62,9 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
     disable_progress_bars()
-    cfg, _ = job_config(args.overrides)
-    folder = base_model_folder(cfg)
+    job = job_config(args.overrides)
+    cfg = job.cfg
+    folder = base_model_folder(job)
     tok = load_tokenizer(folder, cfg.model.chat_template)
     model = load_model(folder, dtype=cfg.model.dtype)
     bf16 = use_bf16_autocast(str(cfg.eval.precision), model)

@@ -111,8 +111,8 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
     disable_progress_bars()
-    cfg, _ = job_config(["model=tiny", f"midtrain.batch_size={args.batch_size}",
-                         f"midtrain.activation_checkpointing={args.checkpointing}"])
+    cfg = job_config(["model=tiny", f"midtrain.batch_size={args.batch_size}",
+                      f"midtrain.activation_checkpointing={args.checkpointing}"]).cfg
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     results = []

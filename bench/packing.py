@@ -117,9 +117,10 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
     disable_progress_bars()
-    cfg, spec = job_config(args.overrides)
-    docs, chats = pipeline_data(cfg, spec)
-    tokenizer = load_tokenizer(base_model_folder(cfg), cfg.model.chat_template)
+    job = job_config(args.overrides)
+    cfg = job.cfg
+    docs, chats = pipeline_data(job)
+    tokenizer = load_tokenizer(base_model_folder(job), cfg.model.chat_template)
     results = []
     for stage, name, rows, kind in (("midtrain", "documents", docs, "documents"),
                                     ("aft", "AFT rows", chats, "chats"),

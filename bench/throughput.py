@@ -122,11 +122,12 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
     disable_progress_bars()
-    cfg, spec = job_config(args.overrides)
+    job = job_config(args.overrides)
+    cfg = job.cfg
     stage_cfg = cfg[args.stage]
     max_len = stage_cfg.max_seq_len or cfg.model.max_seq_len
-    docs, chats = pipeline_data(cfg, spec)
-    folder = base_model_folder(cfg)
+    docs, chats = pipeline_data(job)
+    folder = base_model_folder(job)
     tok = load_tokenizer(folder, cfg.model.chat_template)
     seqs = sequences("documents" if args.stage == "midtrain" else "chats", docs if args.stage == "midtrain" else chats,
                      tok, max_len)

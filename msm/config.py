@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 class Choice(str, Enum):
@@ -359,7 +359,10 @@ class TrainStage:
 
 @dataclass
 class MidtrainConfig(TrainStage):
-    max_documents: Optional[int] = None  # train on the first N documents only (demos)
+    # The MSM dose: train on a nested prefix of the corpus in a fixed order (shuffled once with data.seed), so
+    # a smaller dose is a subset of every larger one and one documents artifact serves a whole dose sweep.
+    max_documents: Optional[int] = None  # the first N documents of that order
+    max_tokens: Optional[int] = None  # the first N tokens of it (the model's tokenizer; the last document is cut)
 
 
 @dataclass
@@ -500,6 +503,73 @@ class TrainConfig:
     threads: Optional[int] = None  # torch CPU threads per job (null: the CPUs the job was given, msm/hardware.py)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
     log_level: LogLevel = LogLevel.info  # debug brings back every library's output (so does hydra.verbose=true)
+
+
+# ---- which fields say what a job measures ---------------------------------------------------------------
+#
+# A job's identity (msm/job.py) is its whole science-bearing configuration: every field of the schema under
+# SCIENCE, except what BOOKKEEPING names (the longest matching prefix decides). Bookkeeping says how a job
+# is run, recorded or paid for (paths, logger, threads, checkpoint cadence, prices, the option names, which
+# the record carries as labels), never what it measures. tests/unit/test_identity.py checks that every
+# field of the schema is classed, so a new field is a decision, not an accident.
+
+LLM_OPERATIONAL = ("name", "base_url", "api_key_env", "send_key", "max_concurrency", "rpm", "tpm", "max_retries",
+                   "backoff_initial_s", "backoff_max_s", "timeout_s", "price_in_per_mtok", "price_out_per_mtok",
+                   "use_batches", "batch_size", "dtype")
+"""How an LLM backend is reached and paid for: changing them reuses what it wrote (and the LLM response cache)."""
+
+TRAIN_OPERATIONAL = ("name", "save_steps", "save_minutes", "logging_steps", "activation_checkpointing")
+"""How a training run is recorded or how much memory it takes, not what it learns (activation checkpointing
+recomputes the same activations): left out of its artifact key and of the job's identity."""
+
+SCIENCE = ("spec", "model", "generator", "datagen", "judge", "midtrain", "aft", "eval", "data", "aft_scale", "seed")
+BOOKKEEPING = (
+    "paths", "logger", "threads", "log_level", "summary", "plan", "budget", "stages",
+    "experiment",  # the preset's name: a label of the record; what the preset changed is in the fields
+    "train",  # the training-health guards warn or refuse; they never change a number
+    "spec.name", "spec.path",  # the file: the identity holds the spec's own id and content digest instead
+    "model.name", "model.params_b",  # the option's name (a label) and the plan's GPU-hour estimate
+    "datagen.name", "datagen.preview", "datagen.health", "datagen.strict",
+    "generator.max_tokens",  # read by the judge only; data generation has its own budgets under datagen
+    *(f"{role}.{k}" for role in ("generator", "judge") for k in LLM_OPERATIONAL),
+    *(f"{stage}.{k}" for stage in ("midtrain", "aft") for k in TRAIN_OPERATIONAL),
+    "eval.name", "eval.include_base", "eval.contamination_n", "eval.vllm.python", "aft_scale.name",
+)
+
+
+def field_class(path: str) -> str | None:
+    """``"science"`` or ``"bookkeeping"`` for a dotted config path (the longest listed prefix decides), None
+    when neither list covers it."""
+    best = max((p for p in (*SCIENCE, *BOOKKEEPING) if path == p or path.startswith(p + ".")), key=len, default=None)
+    return None if best is None else ("bookkeeping" if best in BOOKKEEPING else "science")
+
+
+EVAL_FIELDS = {
+    EvalKind.cheese: ("kind", "families", "max_items", "scorer", "batch_size", "precision"),
+    EvalKind.agentic: ("kind", "grid", "samples_per_condition", "temperature", "max_new_tokens", "sampler",
+                       "sampler_model", "sampler_base_url", "batch_size", "precision"),
+}
+"""The eval settings that shape one model's results, by eval kind; the rest only decide what else a job does
+with them (the option's name, ``include_base``, the contamination report's n) or belong to the other kind.
+The value eval's ``item_files`` shape its results too: its artifact key holds their content, the identity
+their names (msm/job.py)."""
+
+
+def plain(node: Any) -> Any:
+    """A config node as plain JSON-able values (enums as their names, unset ``???`` values as None)."""
+    if isinstance(node, Enum):
+        return node.value
+    if not OmegaConf.is_config(node):
+        return node
+    return _unset_to_none(OmegaConf.to_container(node, resolve=True, enum_to_str=True, throw_on_missing=False))
+
+
+def _unset_to_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _unset_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unset_to_none(v) for v in obj]
+    return None if obj == "???" else obj
 
 
 def register_configs() -> None:

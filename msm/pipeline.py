@@ -10,6 +10,7 @@ one, and writes what the job reports into its output folder.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -20,18 +21,17 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from msm import console, provenance, summary, tracking
-from msm.config import AlsoEval, Arm, EvalKind
+from msm.config import AlsoEval, EvalKind
 from msm.data.health import as_metrics as health_metrics
 from msm.errors import MsmError
 from msm.evals.retention import off_target_drift
 from msm.evals.target import target
 from msm.hardware import cpu_threads
+from msm.job import Job
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
-from msm.specs import Spec, resolve_spec
 from msm.stages import checks
-from msm.stages.common import resolve_auto
-from msm.stages.data import DATA_FILES, aft_pool, check_health, documents, preview
+from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, preview
 from msm.stages.evals import contamination, eval_samples, evaluated, retained
 from msm.stages.models import ModelRef, aligned, base_model, midtrained
 from msm.store import Artifact, Build, BuildRecord, Store
@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 STATUS_FILE = "status.json"
 ARTIFACTS_FILE = "artifacts.json"  # every stage the job built or reused, with its time and LLM usage
 PROVENANCE_FILE = "provenance.json"  # code, packages, host and Slurm ids of the job (msm/provenance.py)
-
-
-def arm(cfg: DictConfig) -> Arm:
-    return Arm.of(cfg.midtrain.method != "none", cfg.aft.method != "none")
 
 
 # ---- the plan: every artifact a job needs, keyed before anything is built ---------------------------
@@ -70,31 +66,28 @@ class JobPlan:
         return {f.name: b for f in fields(self) if isinstance(b := getattr(self, f.name), Build)}
 
 
-def plan(cfg: DictConfig, spec: Spec, store: Store, stages: list[str],
-         log_fn: Callable[[dict], None] = lambda record: None) -> JobPlan:
+def plan(job: Job, log_fn: Callable[[dict], None] = lambda record: None) -> JobPlan:
     """What the job builds, in order. ``log_fn`` receives the training curves (the job's tracker)."""
-    cfg = resolve_auto(cfg, spec)
-    midtrains, aligns = cfg.midtrain.method != "none", cfg.aft.method != "none"
-    job = JobPlan()
-    if midtrains:
-        job.documents = documents(cfg, spec)
-    if aligns:
-        job.aft_pool = aft_pool(cfg, spec)
-    if stages == ["data"]:
-        return job
-    job.base, job.base_model = base_model(store, cfg.model)
-    job.model = job.base
-    if midtrains:
-        job.model, job.midtrain = midtrained(store, cfg, job.model, job.documents, log_fn)
-    if aligns and "aft" in stages:
-        job.model, job.aft = aligned(store, cfg, job.model, job.aft_pool, log_fn)
-    if "eval" in stages:
-        job.eval = evaluated(cfg, job.model, "trained", spec)
-        if cfg.eval.include_base:
-            job.eval_base = evaluated(cfg, job.base, "base", spec)
-        if AlsoEval.retention in cfg.eval.also:
-            job.retention = retained(cfg, job.model, job.base)
-    return job
+    out = JobPlan()
+    if job.midtrains:
+        out.documents = documents(job)
+    if job.aligns:
+        out.aft_pool = aft_pool(job)
+    if list(job.stages) == ["data"]:
+        return out
+    out.base, out.base_model = base_model(job.store, job.cfg.model)
+    out.model = out.base
+    if job.midtrains:
+        out.model, out.midtrain = midtrained(job, out.model, out.documents, log_fn)
+    if job.aligns and "aft" in job.stages:
+        out.model, out.aft = aligned(job, out.model, out.aft_pool, log_fn)
+    if "eval" in job.stages:
+        out.eval = evaluated(job, out.model, "trained")
+        if job.cfg.eval.include_base:
+            out.eval_base = evaluated(job, out.base, "base")
+        if AlsoEval.retention in job.cfg.eval.also:
+            out.retention = retained(job, out.model, out.base)
+    return out
 
 
 # ---- the job ----------------------------------------------------------------------------------------
@@ -108,24 +101,6 @@ def _job_dir(output_dir: str | Path | None) -> Path:
     path = Path(output_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _identity(cfg: DictConfig, spec: Spec, job_dir: Path) -> dict:
-    return {
-        "spec": spec.id,
-        "model": cfg.model.name,
-        "arm": str(arm(cfg)),
-        "midtrain": cfg.midtrain.name,
-        "aft": cfg.aft.name,
-        "aft_data": str(cfg.aft.data) if cfg.aft.method != "none" else None,
-        "aft_scale": cfg.aft_scale.rows if cfg.aft.method != "none" else None,
-        "seed": cfg.seed,
-        "eval": cfg.eval.name,
-        "generator": cfg.generator.name,
-        "judge": cfg.judge.name if cfg.eval.kind == "agentic" else None,  # the cheese eval reads no judge
-        "experiment": cfg.experiment,
-        "job_dir": str(job_dir),
-    }
 
 
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
@@ -158,39 +133,34 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
 
 def _run(cfg: DictConfig, job_dir: Path) -> dict:
     console.configure(cfg.log_level)
-    checks.check(cfg)  # reads the spec: a job that cannot run fails here
-    cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
-    stages = checks.stage_prefix(cfg.stages)
+    job = checks.check(cfg)  # the job, resolved once (the spec read, `auto` made concrete); or every problem
+    cfg = job.cfg
     import torch
     from transformers import set_seed
 
     threads = cpu_threads(cfg.threads)  # the CPUs this job was given, not the whole machine (msm/hardware.py)
     if threads:
         torch.set_num_threads(threads)
-    set_seed(cfg.seed)
-    spec = resolve_spec(cfg.spec.path)
-    store = Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
-    ident = _identity(cfg, spec, job_dir)
-    name = f"{ident['spec']}-{ident['arm']}-{ident['model']}-s{cfg.seed}"
+    set_seed(job.seed)
     origin = provenance.collect(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), os.environ)
     write_json(job_dir / PROVENANCE_FILE, origin)
-    tracker = tracking.start(cfg, job_dir, name, group=job_dir.parent.name,
+    tracker = tracking.start(cfg, job_dir, job.name, group=job_dir.parent.name,
                              extra={"provenance": {k: v for k, v in origin.items() if k != "config"}})
-    log.info("job %s -> %s (store %s)", name, job_dir, store.root)
+    log.info("job %s -> %s (store %s)", job.name, job_dir, job.store.root)
     ok = False
     try:
-        record = _run_stages(cfg, stages, spec, store, tracker, ident)
+        record = _run_stages(job, tracker, job_dir)
         ok = True
     finally:
-        write_json(job_dir / ARTIFACTS_FILE, [_usage(store, r) for r in store.records])
+        write_json(job_dir / ARTIFACTS_FILE, [_usage(job.store, r) for r in job.store.records])
         tracker.finish(exit_code=0 if ok else 1)
     if cfg.datagen.preview:
         print("preview only: nothing was generated at full scale or published; drop datagen.preview to run")
         return record
-    if "eval" in stages:
+    if "eval" in job.stages:
         write_json(job_dir / "metrics.json", record)
-    text = summary.render(record, store.records, job_dir, spec.path, cfg.summary.note, cfg.summary.next,
-                          _results_dir(job_dir), stages)
+    text = summary.render(record, job.store.records, job_dir, job.spec.path, cfg.summary.note, cfg.summary.next,
+                          _results_dir(job_dir), list(job.stages))
     atomic_write_text(job_dir / summary.SUMMARY_FILE, text)
     print(scrub_text(text), end="")
     return record
@@ -219,26 +189,26 @@ def _results_dir(job_dir: Path) -> Path:
     return Path(HydraConfig.get().sweep.dir) if in_sweep() else job_dir
 
 
-def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tracker: tracking.Tracker,
-                ident: dict) -> dict:
-    record: dict = dict(ident)
+def _run_stages(job: Job, tracker: tracking.Tracker, job_dir: Path) -> dict:
+    cfg, spec = job.cfg, job.spec
+    record: dict = job.record(job_dir)
     if cfg.datagen.preview:
-        record["preview"] = preview(cfg, spec)
+        record["preview"] = preview(job)
         return record
-    job = plan(cfg, spec, store, stages, tracker.log)
+    planned = plan(job, tracker.log)
     arts: dict[str, Artifact] = {}
     published: dict[str, Artifact] = {}  # by ref: the baseline arm's two evals are one artifact
     health: dict = {}
-    for name, b in job.builds().items():
+    for name, b in planned.builds().items():
         if b.ref not in published:
-            published[b.ref] = store.build(b)
+            published[b.ref] = job.store.build(b)
         arts[name] = published[b.ref]
-        if name in DATA_FILES:  # before anything trains on it: under datagen.strict a warning stops the job
-            report, problems = check_health(cfg, name, arts[name], spec)
+        if name in DATA_STAGES:  # before anything trains on it: under datagen.strict a warning stops the job
+            report, problems = check_health(job, name, arts[name])
             health[name] = {"artifact": str(arts[name].path), "report": report, "warnings": problems}
             record.update({**health_metrics(report, name), f"health/{name}/warnings": len(problems)})
     if health:
-        write_json(Path(ident["job_dir"]) / "health.json", health)
+        write_json(job_dir / "health.json", health)
     if "documents" in arts:
         record["data/documents"] = arts["documents"].info["n_documents"]
     if "aft_pool" in arts:
@@ -246,18 +216,20 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     for stage in ("midtrain", "aft"):
         if stage in arts:
             record.update(_train_stats(stage, arts[stage]))
+    if "midtrain" in arts and arts["midtrain"].info.get("documents") is not None:
+        record["data/midtrain_documents"] = arts["midtrain"].info["documents"]  # the dose, when one is taken
     if "aft" in arts:
         record["aft_scale"] = arts["aft"].info["rows"]  # a number for aft_scale=all too: the pool's size
-    if "eval" not in stages:
+    if "eval" not in job.stages:
         return record
 
     record.update(arts["eval"].info["metrics"])
     samples = [{**r, "model_role": "trained"} for r in eval_samples(arts["eval"])]
     if "eval_base" in arts:
         record.update({f"base/{k}": v for k, v in arts["eval_base"].info["metrics"].items()})
-        if job.eval_base.key != job.eval.key:
+        if planned.eval_base.key != planned.eval.key:
             samples += [{**r, "model_role": "base"} for r in eval_samples(arts["eval_base"])]
-    judged = cfg.eval.kind == EvalKind.agentic and cfg.judge.backend != "none"
+    judged = cfg.eval.kind == EvalKind.agentic and job.uses_judge
     record.update(target(cfg.eval.kind, arts["eval"].info["metrics"], spec.values, judged))
     if "eval_base" in arts:
         base = target(cfg.eval.kind, arts["eval_base"].info["metrics"], spec.values, judged)
@@ -265,14 +237,16 @@ def _run_stages(cfg: DictConfig, stages: list[str], spec: Spec, store: Store, tr
     if "retention" in arts:
         record.update(arts["retention"].info["metrics"])
         record.update(off_target_drift(record, spec.values))
-    write_jsonl(Path(ident["job_dir"]) / "samples.jsonl", samples)
+    write_jsonl(job_dir / "samples.jsonl", samples)
     tracker.table("samples", samples)
     if cfg.eval.kind == "agentic":
-        report = contamination(cfg, spec, arts.get("documents"), arts.get("aft"))
-        write_json(Path(ident["job_dir"]) / "contamination.json", report.as_dict())
+        report = contamination(job, arts.get("documents"), arts.get("aft"))
+        write_json(job_dir / "contamination.json", report.as_dict())
         record.update(report.as_metrics())
-    # The identity goes into the summary too, so a W&B project reads back into the same records (analysis).
-    tracker.summary({k: v for k, v in record.items() if isinstance(v, (int, float, str))})
+    # The labels and the configuration go into the summary too, so a W&B project reads back into the same
+    # records (analysis/results.py): the configuration as one JSON text under "config".
+    tracker.summary({**{k: v for k, v in record.items() if isinstance(v, (int, float, str))},
+                     "config": json.dumps(record["config"], sort_keys=True)})
     return record
 
 

@@ -49,27 +49,21 @@ class Need:
 def job_needs(cfg: DictConfig) -> list[tuple[str, str, bool, dict | None]]:
     """(stage, key, in the store, estimate if not) of every artifact one job needs, in build order: the
     job's own plan, made exactly as ``msm.pipeline`` makes it."""
+    from msm.job import resolve
     from msm.pipeline import plan
-    from msm.specs import resolve_spec
-    from msm.stages import checks
-    from msm.stages.common import resolve_auto
     from msm.stages.estimate import estimate
-    from msm.store import Store
 
-    spec = resolve_spec(cfg.spec.path)
-    cfg = resolve_auto(cfg, spec)
-    stages = checks.stage_prefix(cfg.stages)
     if cfg.datagen.preview:
         return []  # a preview builds nothing
-    store = Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
-    builds = plan(cfg, spec, store, stages).builds()
+    job = resolve(cfg)
+    planned = plan(job)
     out, seen = [], set()
-    for b in builds.values():
+    for b in planned.builds().values():
         if (b.stage, b.key) in seen:  # the baseline arm's two evals are one artifact
             continue
         seen.add((b.stage, b.key))
-        stored = store.get(b.stage, b.key) is not None
-        out.append((b.stage, b.key, stored, None if stored else estimate(b, cfg, spec, store, builds).as_dict()))
+        stored = job.store.find(b) is not None
+        out.append((b.stage, b.key, stored, None if stored else estimate(b, job, planned.builds()).as_dict()))
     return out
 
 

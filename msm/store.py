@@ -24,7 +24,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,10 @@ class Build:
     would now write something different, and every artifact it made, with everything downstream of it,
     is rebuilt instead of silently reused. ``run(work_dir)`` writes the stage's files into ``work_dir``
     and returns a JSON-able dict (counts, metrics) kept in the manifest under ``info``.
+
+    ``publishes`` names what the stage writes that others read (``{"corpus": "documents.jsonl"}``): a later
+    stage finds a file through its name (:meth:`Store.output`, :meth:`Artifact.file`), never by a file name
+    of its own, and a build that did not write a declared file is not published.
     """
 
     stage: str
@@ -75,6 +79,7 @@ class Build:
     inputs: Mapping[str, str]
     version: int
     run: Callable[[Path], dict | None] = field(compare=False, repr=False)
+    publishes: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
@@ -86,19 +91,30 @@ class Build:
         return f"{self.stage}/{self.key}"
 
 
+def _published(stage: str, key: str, folder: Path, publishes: Mapping[str, str], name: str) -> Path:
+    if name not in publishes:
+        raise MsmError(f"{stage}/{key} publishes no {name!r} (it declares {sorted(publishes) or 'nothing'})")
+    return folder / publishes[name]
+
+
 @dataclass(frozen=True)
 class Artifact:
-    """A published stage output: its folder, key and manifest."""
+    """A published stage output: its folder, key, manifest and the files it declares (:attr:`Build.publishes`)."""
 
     stage: str
     key: str
     path: Path
     manifest: dict = field(repr=False)
+    publishes: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def info(self) -> dict:
         """What the builder reported (counts, metrics, model references)."""
         return self.manifest.get("info", {})
+
+    def file(self, name: str) -> Path:
+        """The path of the file (or folder) the stage published as ``name``."""
+        return _published(self.stage, self.key, self.path, self.publishes, name)
 
 
 @dataclass
@@ -134,13 +150,24 @@ class Store:
     def path(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
+    def output(self, b: Build, name: str) -> Path:
+        """Where the file ``b`` publishes as ``name`` is (or will be, once built): known before anything runs,
+        so a later stage's build is planned with it."""
+        return _published(b.stage, b.key, self.path(b.stage, b.key), b.publishes, name)
+
     def get(self, stage: str, key: str) -> Artifact | None:
         """The published artifact, or None. A folder without a manifest is never returned."""
         final = self.path(stage, key)
         manifest = final / MANIFEST
         if not manifest.is_file():
             return None
-        return Artifact(stage, key, final, json.loads(manifest.read_text()))
+        found = json.loads(manifest.read_text())
+        return Artifact(stage, key, final, found, found.get("publishes") or {})
+
+    def find(self, b: Build) -> Artifact | None:
+        """:meth:`get` for a planned build: its published artifact (its files as the build declares them), or None."""
+        found = self.get(b.stage, b.key)
+        return None if found is None else replace(found, publishes=dict(b.publishes))
 
     def build(self, b: Build) -> Artifact:
         """Return the artifact for ``b``, building it if needed.
@@ -151,14 +178,14 @@ class Store:
         stage, key = b.stage, b.key
         t0 = time.perf_counter()
         memory.reset_peak()
-        found = self.get(stage, key)
+        found = self.find(b)
         if found is None:
             memory.release()  # what the previous stage freed, so this stage's peak is its own (~0.3 s: builds only)
             memory.reset_peak()
             stage_dir = self.root / stage
             (stage_dir / ".partial").mkdir(parents=True, exist_ok=True)
             with self._lock(stage, key):
-                found = self.get(stage, key)  # someone may have built it while we waited
+                found = self.find(b)  # someone may have built it while we waited
                 if found is None:
                     found = self._build_locked(b, key)
                     self.records.append(BuildRecord(stage, key, True, time.perf_counter() - t0, memory.peak_mb()))
@@ -215,12 +242,17 @@ class Store:
         log.info("%s %s/%s", "resuming" if resumed else "building", stage, key)
         t0 = time.time()
         info = b.run(work) or {}
+        missing = [f"{name} ({rel})" for name, rel in b.publishes.items() if not (work / rel).exists()]
+        if missing:  # kept unpublished, like any failed build: the next attempt starts from the work folder
+            raise MsmError(f"{stage}/{key}: the build did not write what it declares: {', '.join(missing)}; "
+                           "nothing was published")
         manifest = {
             "stage": stage,
             "key": key,
             "version": b.version,
             "settings": b.settings,
             "inputs": dict(b.inputs),
+            "publishes": dict(b.publishes),
             "info": info,
             "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -232,4 +264,4 @@ class Store:
         if final.exists():  # a stale folder without a manifest (e.g. copied in by hand): not ours to trust
             shutil.rmtree(final)
         os.rename(work, final)
-        return Artifact(stage, key, final, json.loads((final / MANIFEST).read_text()))
+        return Artifact(stage, key, final, json.loads((final / MANIFEST).read_text()), dict(b.publishes))

@@ -61,6 +61,33 @@ def subsample(rows: Sequence[dict], n: int | None, seed: int, what: str = "rows"
 
 
 @transform(version=1)
+def dose(docs: Sequence[dict], max_documents: int | None, max_tokens: int | None, seed: int,
+         count_tokens=None) -> list[dict]:
+    """The MSM dose: the corpus in a fixed order (shuffled once with the data seed), then its first
+    ``max_documents`` documents, and of those the longest run of whole documents that fits in ``max_tokens``
+    tokens (``count_tokens(text)``). A smaller dose is a prefix of every larger one, so a dose sweep trains on
+    nested subsets of one corpus and the shuffle spreads every dose over the whole corpus, not its first topics."""
+    if not docs:
+        raise EmptyDatasetError("no documents to take a dose of")
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    out = [docs[i] for i in (order if max_documents is None else order[:max_documents])]
+    if max_tokens is None:
+        return out
+    kept, total = [], 0
+    for doc in out:
+        n = count_tokens(doc["text"])
+        if total + n > max_tokens:
+            break
+        kept.append(doc)
+        total += n
+    if not kept:
+        raise MsmError(f"midtrain.max_tokens={max_tokens} is smaller than the first document of the dose order "
+                       f"({count_tokens(out[0]['text'])} tokens): raise it")
+    return kept
+
+
+@transform(version=1)
 def tokenize_document(example: dict, tokenizer) -> dict:
     """A document's tokens followed by EOS, so the model learns where a document ends."""
     ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]

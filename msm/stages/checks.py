@@ -18,11 +18,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from msm.config import STAGES, EvalKind, ModelConfig, TrainConfig
+from msm.config import EvalKind, ModelConfig, TrainConfig
 from msm.errors import MsmError
+from msm.job import Job, assemble, resolve_auto, stage_prefix, uses_generator, uses_judge
 from msm.llm import settings_problems
 from msm.specs import resolve_spec
-from msm.stages.common import plain, resolve_auto
+from msm.stages.common import plain
 from msm.stages.data import pool_size
 
 
@@ -34,48 +35,39 @@ class PreflightError(MsmError):
         super().__init__("\n".join(self.problems))
 
 
-def uses_generator(cfg: DictConfig) -> bool:
-    """Whether the job asks its generator for anything: documents to midtrain on, or AFT rows from the spec."""
-    if cfg.generator.backend == "offline":
-        return False
-    return cfg.midtrain.method != "none" or (cfg.aft.method != "none" and cfg.aft.data == "generated")
-
-
-def uses_judge(cfg: DictConfig) -> bool:
-    return "eval" in cfg.stages and cfg.eval.kind == EvalKind.agentic and cfg.judge.backend != "none"
-
-
-def stage_prefix(stages) -> list[str]:
-    """``stages`` as plain names, which must be a non-empty prefix of the job's stages."""
-    stages = [str(s) for s in stages]
-    if not stages or stages != list(STAGES[: len(stages)]):
-        raise MsmError(f"stages={stages} must be a non-empty prefix of {list(STAGES)}, e.g. stages=[data]")
-    return stages
-
-
 def problems(cfg: DictConfig) -> list[str]:
     """Every reason this job cannot run as configured (empty when it can)."""
+    return _checked(cfg)[1]
+
+
+def _checked(cfg: DictConfig) -> tuple[Job | None, list[str]]:
+    """The job (None when it cannot be resolved: its spec is unreadable, say) and every problem found."""
     out: list[str] = unknown_keys(cfg) + range_problems(cfg) + path_problems(cfg)
     try:
         stages = stage_prefix(cfg.stages)
     except MsmError as e:
-        return [str(e)]
+        return None, [str(e)]
     if OmegaConf.is_missing(cfg.spec, "path"):
-        return out + [f"spec={cfg.spec.name} needs spec.path: python train.py spec=file spec.path=path/to/my_spec.md"]
+        return None, out + [f"spec={cfg.spec.name} needs spec.path: python train.py spec=file "
+                            "spec.path=path/to/my_spec.md"]
+    spec = None
     try:
-        cfg = resolve_auto(cfg, resolve_spec(cfg.spec.path))
+        spec = resolve_spec(cfg.spec.path)
+        cfg = resolve_auto(cfg, spec)
     except MsmError as e:
         out.append(str(e))
     if stages != ["data"]:
         out += model_problems(cfg.model)
-    if uses_generator(cfg):
+    if cfg.generator.backend != "offline" and uses_generator(cfg):
         out += settings_problems(plain(cfg.generator), "generator")
     out += data_problems(cfg, stages)
     if "eval" in stages:
         out += eval_problems(cfg)
-        if uses_judge(cfg):
+        if cfg.eval.kind == EvalKind.agentic and uses_judge(cfg, stages):
             out += settings_problems(plain(cfg.judge), "judge")
-    return out
+    if out:
+        return None, out
+    return assemble(cfg, spec), out  # makes the store's folder: only once the store is known to be writable
 
 
 def range_problems(cfg: DictConfig) -> list[str]:
@@ -109,6 +101,9 @@ def range_problems(cfg: DictConfig) -> list[str]:
         need(f"{stage}.save_minutes", s.save_minutes, s.save_minutes >= 0, "0 (off) or a positive number of minutes")
         need(f"{stage}.lr", s.lr, s.lr > 0, "a learning rate is positive")
         need(f"{stage}.epochs", s.epochs, s.epochs > 0 or s.max_steps > 0, "positive (or set max_steps)")
+    for key in ("max_documents", "max_tokens"):
+        value = cfg.midtrain[key]
+        need(f"midtrain.{key}", value, value is None or value > 0, "a dose of at least 1, or null for the whole corpus")
     ev = cfg.eval
     need("eval.max_items", ev.max_items, ev.max_items is None or ev.max_items > 0,
          "at least 1 item, or null for every item")
@@ -165,11 +160,13 @@ def _schema() -> DictConfig:
     return OmegaConf.structured(TrainConfig)
 
 
-def check(cfg: DictConfig) -> None:
-    """Raise :class:`PreflightError` listing every problem of the job, or return when there is none."""
-    found = problems(cfg)
+def check(cfg: DictConfig) -> Job:
+    """The job ``cfg`` describes, resolved once (:func:`msm.job.resolve`), or :class:`PreflightError` listing
+    every problem it has."""
+    job, found = _checked(cfg)
     if found:
         raise PreflightError(found)
+    return job
 
 
 def model_problems(m: ModelConfig) -> list[str]:

@@ -3,7 +3,8 @@
 Both depend on the spec, the generator and the fixed data seed, never on the model, the training
 seed or ``aft_scale``: every cell of a sweep that shares a spec shares its data. Each publishes its
 corpus-health report (``msm.data.health``) in its manifest, and :func:`check_health` holds it against
-``datagen.health`` before any training.
+``datagen.health`` before any training. Each publishes its rows as :data:`CORPUS`, the name every later
+reader (training, the health check, the contamination report, the estimate) asks the artifact for.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from msm.errors import EmptyDatasetError, MsmError
+from msm.job import Job
 from msm.jsonl import count_lines, read_jsonl, write_jsonl
 from msm.specs import Spec
 from msm.stages.common import llm_client, llm_identity, plain
@@ -22,9 +24,16 @@ from msm.store import Artifact, Build, files_digest
 
 log = logging.getLogger(__name__)
 
+CORPUS = "corpus"
+"""What both data stages publish: the documents, or the pool of AFT chats, one JSON row each."""
+DATA_STAGES = ("documents", "aft_pool")
+DOCUMENTS = {CORPUS: "documents.jsonl"}
+POOL = {CORPUS: "pool.jsonl"}
 
-def documents(cfg: DictConfig, spec: Spec) -> Build:
-    """The spec's document corpus (``documents.jsonl``): templated offline, or written by the LLM generator."""
+
+def documents(job: Job) -> Build:
+    """The spec's document corpus: templated offline, or written by the LLM generator."""
+    cfg, spec = job.cfg, job.spec
     target = cfg.datagen.documents.target_documents
     inputs = {"spec": spec.digest()}
 
@@ -36,11 +45,11 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
 
         def build_offline(work: Path) -> dict:
             docs = offline_docs.generate_documents(spec, target, seed=cfg.data.seed)
-            write_jsonl(work / "documents.jsonl", docs)
+            write_jsonl(work / DOCUMENTS[CORPUS], docs)
             return {"n_documents": len(docs), "words": sum(len(d["text"].split()) for d in docs), "spec": spec.id,
                     "corpus_health": _health(docs, spec)}
 
-        return Build("documents", settings, inputs, offline_docs.VERSION, build_offline)
+        return Build("documents", settings, inputs, offline_docs.VERSION, build_offline, DOCUMENTS)
 
     from msm.data import docgen
 
@@ -51,41 +60,41 @@ def documents(cfg: DictConfig, spec: Spec) -> Build:
         client = llm_client(cfg)
         report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
                                            temperature=cfg.generator.temperature)
-        kept = count_lines(work / "documents.jsonl")
+        kept = count_lines(work / DOCUMENTS[CORPUS])
         if kept == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable document for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
         counts = report.get("documents") or {}
         return {**report, "n_documents": kept, "spec": spec.id, "llm_usage": report["total_usage"],
-                "corpus_health": _health(read_jsonl(work / "documents.jsonl"), spec, counts.get("truncated"),
+                "corpus_health": _health(read_jsonl(work / DOCUMENTS[CORPUS]), spec, counts.get("truncated"),
                                   counts.get("generated"))}
 
-    return Build("documents", settings, inputs, docgen.VERSION, build)
+    return Build("documents", settings, inputs, docgen.VERSION, build, DOCUMENTS)
 
 
-def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
-    """The demonstrations a job draws its ``aft_scale`` rows from (``pool.jsonl``): the fixed cheese chats,
-    the value eval's controls (msm.data.controls), or generated from the spec (templated offline, or by the
-    LLM generator)."""
+def aft_pool(job: Job) -> Build:
+    """The demonstrations a job draws its ``aft_scale`` rows from: the fixed cheese chats, the value eval's
+    controls (msm.data.controls), or generated from the spec (templated offline, or by the LLM generator)."""
+    cfg, spec = job.cfg, job.spec
     if cfg.aft.data == "cheese":
         from msm.data import cheese
 
         def build_cheese(work: Path) -> dict:  # a fixed pool, no spec's: coverage is not asked of it
             chats = cheese.load_aft_chats()
-            return {"rows": write_jsonl(work / "pool.jsonl", chats), "corpus_health": _health(chats, None)}
+            return {"rows": write_jsonl(work / POOL[CORPUS], chats), "corpus_health": _health(chats, None)}
 
         settings = {"source": "cheese", "file": files_digest([cheese.AFT_CHATS_FILE])}
-        return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese)
+        return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese, POOL)
 
     if cfg.aft.data in ("value_choices", "value_choices_shuffled"):
         from msm.data import controls
 
         def build_control(work: Path) -> dict:
             chats = controls.control_chats(str(cfg.aft.data), cfg.data.seed)
-            return {"rows": write_jsonl(work / "pool.jsonl", chats), "corpus_health": _health(chats, None)}
+            return {"rows": write_jsonl(work / POOL[CORPUS], chats), "corpus_health": _health(chats, None)}
 
         settings = {"source": str(cfg.aft.data), "file": files_digest([controls.SOURCE]), "data_seed": cfg.data.seed}
-        return Build("aft_pool", settings, {}, controls.VERSION, build_control)
+        return Build("aft_pool", settings, {}, controls.VERSION, build_control, POOL)
 
     gen = cfg.datagen.aft
     inputs = {"spec": spec.digest()}
@@ -98,9 +107,9 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         def build_offline(work: Path) -> dict:
             rows = offline_aft.generate_aft_pool(spec, gen.target_rows, seed=cfg.data.seed, style=gen.style)
-            return {"rows": write_jsonl(work / "pool.jsonl", rows), "spec": spec.id, "corpus_health": _health(rows, spec)}
+            return {"rows": write_jsonl(work / POOL[CORPUS], rows), "spec": spec.id, "corpus_health": _health(rows, spec)}
 
-        return Build("aft_pool", settings, inputs, offline_aft.VERSION, build_offline)
+        return Build("aft_pool", settings, inputs, offline_aft.VERSION, build_offline, POOL)
 
     from msm.data import aftgen
 
@@ -112,7 +121,7 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
         client = llm_client(cfg)
         report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed,
                                           temperature=cfg.generator.temperature)
-        rows = count_lines(work / "pool.jsonl")
+        rows = count_lines(work / POOL[CORPUS])
         if rows == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable AFT row for spec "
                                     f"{spec.id!r}: {_why_empty(client, report)}; nothing was published")
@@ -120,10 +129,10 @@ def aft_pool(cfg: DictConfig, spec: Spec) -> Build:
 
         responses = report["steps"].get("responses", {})  # counts by status (ok, truncated, refused, ...) and more
         written = sum(responses.get(status, 0) for status in STATUSES)
-        health = _health(read_jsonl(work / "pool.jsonl"), spec, responses.get("truncated", 0), written)
+        health = _health(read_jsonl(work / POOL[CORPUS]), spec, responses.get("truncated", 0), written)
         return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": health}
 
-    return Build("aft_pool", settings, inputs, aftgen.VERSION, build)
+    return Build("aft_pool", settings, inputs, aftgen.VERSION, build, POOL)
 
 
 def _health(rows: list[dict], spec: Spec | None, truncated: int | None = None, written: int | None = None) -> dict:
@@ -148,18 +157,16 @@ def _eval_overlap(rows: list[dict], spec: Spec | None, n: int = 8) -> dict:
             "max_prompt_rate": report.max_prompt_rate}
 
 
-DATA_FILES = {"documents": "documents.jsonl", "aft_pool": "pool.jsonl"}
-
-
-def check_health(cfg: DictConfig, stage: str, art: Artifact, spec: Spec) -> tuple[dict, list[str]]:
+def check_health(job: Job, stage: str, art: Artifact) -> tuple[dict, list[str]]:
     """The artifact's health report (computed now for one published before msm made them) and its warnings
     against ``datagen.health``, logged; under ``datagen.strict`` a warning stops the job, before training."""
     from msm.data import health
 
+    cfg = job.cfg
     report = art.info.get("corpus_health")
     if report is None or report.get("version") != health.VERSION:
         fixed = stage == "aft_pool" and cfg.aft.data != "generated"
-        report = health.corpus_health(read_jsonl(art.path / DATA_FILES[stage]), None if fixed else spec)
+        report = health.corpus_health(read_jsonl(art.file(CORPUS)), None if fixed else job.spec)
     problems = health.warnings(report, cfg.datagen.health, stage)
     for problem in problems:
         log.warning("corpus health: %s", problem)
@@ -190,8 +197,9 @@ def pool_size(cfg: DictConfig) -> tuple[int, bool]:
     return int(cfg.datagen.aft.target_rows), False
 
 
-def preview(cfg: DictConfig, spec: Spec) -> dict:
+def preview(job: Job) -> dict:
     """Run each LLM data step of the job on a tiny slice, print samples and the estimated cost, publish nothing."""
+    cfg, spec = job.cfg, job.spec
     client = llm_client(cfg)
     out = {}
     with tempfile.TemporaryDirectory(prefix="msm-preview-") as tmp:

@@ -19,7 +19,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from msm.config import AftData, EvalKind, TrainMethod
+from msm.job import Job
 from msm.specs import Spec
+from msm.stages.data import CORPUS
 from msm.store import Build, Store
 
 CHARS_PER_TOKEN = 4
@@ -45,15 +47,16 @@ class Estimate:
         return asdict(self)
 
 
-def estimate(b: Build, cfg: DictConfig, spec: Spec, store: Store, inputs: dict[str, Build]) -> Estimate:
-    """The cost of building ``b`` (one stage of a job planned from ``cfg``); ``inputs``: the job's other
-    builds by stage, whose artifacts, when already in the store, give real corpus sizes."""
+def estimate(b: Build, job: Job, inputs: dict[str, Build]) -> Estimate:
+    """The cost of building ``b`` (one stage of ``job``); ``inputs``: the job's other builds by stage, whose
+    artifacts, when already in the store, give real corpus sizes."""
+    cfg, spec = job.cfg, job.spec
     if b.stage == "documents" and cfg.generator.backend != "offline":
         return _docgen(cfg, spec)
     if b.stage == "aft_pool" and cfg.aft.data == AftData.generated and cfg.generator.backend != "offline":
         return _aftgen(cfg, spec)
     if b.stage in ("midtrain", "aft"):
-        return _training(b.stage, cfg, store, inputs)
+        return _training(b.stage, job, inputs)
     if b.stage == "eval":
         return _eval(cfg)
     return Estimate(assumes=["built on the CPU in seconds to minutes (templates, a fixed file, or a tiny model)"])
@@ -152,13 +155,13 @@ def _gpu_hours(cfg: DictConfig, tokens: int, flops_per_token: float, est: Estima
 _STORED_TOKENS: dict[Path, int] = {}
 
 
-def _stored_tokens(store: Store, b: Build | None, file: str) -> int | None:
-    """Tokens of an input artifact already in the store (its text at 4 characters a token), else None;
+def _stored_tokens(store: Store, b: Build | None) -> int | None:
+    """Tokens of an input corpus already in the store (its text at 4 characters a token), else None;
     read once per artifact for a whole sweep (published artifacts never change)."""
-    art = store.get(b.stage, b.key) if b is not None else None
-    if art is None or not (art.path / file).is_file():
+    art = store.find(b) if b is not None else None
+    if art is None or not art.file(CORPUS).is_file():
         return None
-    path = art.path / file
+    path = art.file(CORPUS)
     if path not in _STORED_TOKENS:
         chars = 0
         with open(path, encoding="utf-8") as f:
@@ -183,7 +186,8 @@ def _pool_size(cfg: DictConfig) -> int:
     return _POOL_SIZES[key]
 
 
-def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build]) -> Estimate:
+def _training(stage: str, job: Job, inputs: dict[str, Build]) -> Estimate:
+    cfg, store = job.cfg, job.store
     st = cfg.midtrain if stage == "midtrain" else cfg.aft
     seq = int(st.max_seq_len or cfg.model.max_seq_len)
     est = Estimate()
@@ -191,11 +195,13 @@ def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build
         rows = int(cfg.datagen.documents.target_documents)
         if cfg.midtrain.max_documents:
             rows = min(rows, int(cfg.midtrain.max_documents))
-        known = _stored_tokens(store, inputs.get("documents"), "documents.jsonl")
+        known = _stored_tokens(store, inputs.get("documents"))
+        if known is not None and cfg.midtrain.max_documents:
+            known = round(known * rows / max(int(cfg.datagen.documents.target_documents), 1))
     else:
         pool = _pool_size(cfg)
         rows = min(pool, int(cfg.aft_scale.rows)) if cfg.aft_scale.rows else pool
-        known = _stored_tokens(store, inputs.get("aft_pool"), "pool.jsonl")
+        known = _stored_tokens(store, inputs.get("aft_pool"))
         if known is not None:
             known = round(known * rows / max(pool, 1))
     if known is None:
@@ -204,11 +210,14 @@ def _training(stage: str, cfg: DictConfig, store: Store, inputs: dict[str, Build
     else:
         tokens = known
         est.assumes.append(f"{rows} rows, measured in the stored data")
+    if stage == "midtrain" and cfg.midtrain.max_tokens:
+        tokens = min(tokens, int(cfg.midtrain.max_tokens))
+        est.assumes.append(f"a dose of at most {int(cfg.midtrain.max_tokens)} tokens (midtrain.max_tokens)")
     tokens = round(tokens * float(st.epochs))
     if st.max_steps > 0:
         tokens = min(tokens, st.max_steps * st.batch_size * st.grad_accum * seq)
-    continued = stage == "aft" and cfg.midtrain.method == TrainMethod.lora  # AFT continues the MSM adapter
-    flops = 6.0 if st.method == TrainMethod.full and not continued else 4.0
+    method = st.method if stage == "midtrain" else job.aft_method  # AFT continues the MSM adapter when there is one
+    flops = 6.0 if method == TrainMethod.full else 4.0
     return _gpu_hours(cfg, tokens, flops, est)
 
 

@@ -8,24 +8,22 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm.config import EvalKind
+from msm.config import EVAL_FIELDS, EvalKind
+from msm.job import Job
 from msm.jsonl import read_jsonl, write_jsonl
 from msm.models import chat_template_digest
-from msm.specs import Spec
 from msm.stages.common import llm_cache, llm_client, llm_identity, plain
-from msm.stages.models import ModelRef
+from msm.stages.data import CORPUS
+from msm.stages.models import ROWS, ModelRef
 from msm.store import Artifact, Build, files_digest
 
-EVAL_KEYS = {
-    EvalKind.cheese: ("kind", "families", "max_items", "scorer", "batch_size", "precision"),
-    EvalKind.agentic: ("kind", "grid", "samples_per_condition", "temperature", "max_new_tokens", "sampler",
-                       "sampler_model", "sampler_base_url", "batch_size", "precision"),
-}
-"""The eval settings that shape one model's results; the rest (the option's name, ``include_base``, the
-contamination report's n) only decide what else a job does with them."""
+SAMPLES = {"samples": "samples.jsonl"}
+"""What an eval publishes: one graded row per item or sample."""
+RESPONSES = {"responses": "responses.jsonl"}
+"""What the retention eval publishes: the over-refusal check's responses."""
 
 
-def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
+def evaluated(job: Job, ref: ModelRef, role: str) -> Build:
     """Eval results for one model: ``metrics`` in the manifest, one row per item or sample in samples.jsonl.
 
     The cheese eval is deterministic, so its key holds no training seed and the base model is scored
@@ -33,11 +31,12 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
     whose rules the policy-misuse judge reads: without that judge the base model is sampled once per
     seed for every spec of a sweep). ``role`` (trained or base) only labels the progress bar.
     """
+    cfg, spec = job.cfg, job.spec
     kind = EvalKind(cfg.eval.kind)
     agentic = kind == EvalKind.agentic
-    judged = agentic and cfg.judge.backend != "none"
+    judged = agentic and job.uses_judge
     ev = plain(cfg.eval)
-    settings = {"eval": {k: ev[k] for k in EVAL_KEYS[kind]}, "data_seed": cfg.data.seed,
+    settings = {"eval": {k: ev[k] for k in EVAL_FIELDS[kind]}, "data_seed": cfg.data.seed,
                 "chat_template": chat_template_digest(cfg.model.chat_template)}
     inputs = {"model": ref.key}
     if agentic:
@@ -79,20 +78,21 @@ def evaluated(cfg: DictConfig, ref: ModelRef, role: str, spec: Spec) -> Build:
             model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
             tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
             metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
-        write_jsonl(work / "samples.jsonl", rows)
+        write_jsonl(work / SAMPLES["samples"], rows)
         shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed eval
         return {"metrics": metrics, **info}
 
-    return Build("eval", settings, inputs, version, build)
+    return Build("eval", settings, inputs, version, build, SAMPLES)
 
 
-def retained(cfg: DictConfig, ref: ModelRef, base: ModelRef) -> Build:
+def retained(job: Job, ref: ModelRef, base: ModelRef) -> Build:
     """Retention of the trained model against its base (``eval.also=[retention]``): one artifact holding both
     models' numbers (its divergence needs the two side by side): KL and bits per byte on general text,
     forced-choice capability, rule-based over-refusal (its responses in ``responses.jsonl``)."""
     from msm.evals import retention
 
-    judged = cfg.judge.backend != "none"
+    cfg = job.cfg
+    judged = job.uses_judge
     settings = {"retention": plain(cfg.eval.retention), "precision": str(cfg.eval.precision),
                 "files": files_digest(retention.FILES), "judge": llm_identity(cfg, "judge") if judged else None}
 
@@ -117,10 +117,10 @@ def retained(cfg: DictConfig, ref: ModelRef, base: ModelRef) -> Build:
                                                 max_new_tokens=r.refusal_max_new_tokens, bf16=bf16,
                                                 judge=llm_client(cfg, "judge") if judged else None,
                                                 judge_cfg=cfg.judge)
-        write_jsonl(work / "responses.jsonl", rows)
+        write_jsonl(work / RESPONSES["responses"], rows)
         return {"metrics": {**metrics, **refusals}}
 
-    return Build("retention", settings, {"model": ref.key, "base": base.key}, retention.VERSION, build)
+    return Build("retention", settings, {"model": ref.key, "base": base.key}, retention.VERSION, build, RESPONSES)
 
 
 def _sampler(cfg: DictConfig, ref: ModelRef, work: Path):
@@ -148,16 +148,18 @@ def _sampler(cfg: DictConfig, ref: ModelRef, work: Path):
 
 def eval_samples(art: Artifact) -> list[dict]:
     """The graded rows of a published eval artifact."""
-    return read_jsonl(art.path / "samples.jsonl")
+    return read_jsonl(art.file("samples"))
 
 
-def contamination(cfg: DictConfig, spec: Spec, docs: Artifact | None, aft: Artifact | None):
-    """N-gram overlap between a job's training corpora (documents, AFT rows) and its agentic eval prompts."""
+def contamination(job: Job, docs: Artifact | None, aft: Artifact | None):
+    """N-gram overlap between a job's training corpora (the whole document corpus, the AFT rows it trained
+    on) and its agentic eval prompts."""
     from msm.evals.agentic.run import grid_prompt_texts
     from msm.evals.contamination import check
 
     training = {
-        "documents": read_jsonl(docs.path / "documents.jsonl") if docs else [],
-        "aft": read_jsonl(aft.path / "rows.jsonl") if aft else [],
+        "documents": read_jsonl(docs.file(CORPUS)) if docs else [],
+        "aft": read_jsonl(aft.file(ROWS)) if aft else [],
     }
-    return check(training, grid_prompt_texts(cfg.eval.grid), n=cfg.eval.contamination_n, ignore=[r.text for r in spec.rules])
+    return check(training, grid_prompt_texts(job.cfg.eval.grid), n=job.cfg.eval.contamination_n,
+                 ignore=[r.text for r in job.spec.rules])

@@ -11,19 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
-
-from msm.config import ModelConfig, TrainMethod
+from msm.config import TRAIN_OPERATIONAL, ModelConfig, TrainMethod
+from msm.job import Job
 from msm.jsonl import read_jsonl, write_jsonl
 from msm.models import chat_template_digest
 from msm.stages.common import plain
+from msm.stages.data import CORPUS
 from msm.store import Build, Store, files_digest
 
 LogFn = Callable[[dict], None]
 
-TRAIN_BOOKKEEPING = ("name", "save_steps", "save_minutes", "logging_steps", "activation_checkpointing")
-"""Training settings that change how a run is recorded or how much memory it takes, not what it learns
-(activation checkpointing recomputes the same activations): left out of its key."""
+WEIGHTS = "weights"
+"""What a model stage publishes: its weights folder (a LoRA adapter, or a whole model with its tokenizer)."""
+ROWS = "rows"
+"""What the AFT stage publishes beside its weights: the demonstrations it trained on (``aft_scale`` rows)."""
+DOSE = "documents"
+"""What the midtraining stage publishes beside its weights when it takes a dose of the corpus: those documents."""
 
 
 @dataclass(frozen=True)
@@ -53,55 +56,74 @@ def base_model(store: Store, model_cfg: ModelConfig) -> tuple[ModelRef, Build | 
         gguf = base_models.find_smollm2_gguf()
         settings = {"source": "smollm2_gguf", "file": gguf.name, "bytes": gguf.stat().st_size}
         build = lambda w: base_models.convert_smollm2(w / "model")  # noqa: E731
-    b = Build("base_model", settings, {}, base_models.VERSION, build)
-    return ModelRef(str(store.path(b.stage, b.key) / "model"), None, b.ref), b
+    b = Build("base_model", settings, {}, base_models.VERSION, build, {WEIGHTS: "model"})
+    return ModelRef(str(store.output(b, WEIGHTS)), None, b.ref), b
 
 
 def _train_settings(stage_cfg) -> dict:
-    """What of a training stage's settings goes into its key. ``processes`` only when above 1 and ``sharding``
-    only when on: N workers, sharded or not, compute the same update up to float rounding, and a
-    single-process key stays what it always was."""
-    settings = {k: v for k, v in plain(stage_cfg).items() if k not in TRAIN_BOOKKEEPING}
+    """What of a training stage's settings goes into its key: all but ``msm.config.TRAIN_OPERATIONAL``.
+    ``processes`` only when above 1, ``sharding`` only when on and a dose only when set: N workers, sharded or
+    not, compute the same update up to float rounding, and a key from before these settings stays what it was."""
+    settings = {k: v for k, v in plain(stage_cfg).items() if k not in TRAIN_OPERATIONAL}
     if settings.get("processes") == 1:
         del settings["processes"]
     if settings.get("sharding") == "none":
         del settings["sharding"]
+    if "max_tokens" in settings and settings["max_tokens"] is None:
+        del settings["max_tokens"]
     return settings
 
 
 def _trained(store: Store, b: Build, parent: ModelRef, method: TrainMethod) -> ModelRef:
     """Where a trained stage's weights will be: a LoRA adapter on the parent's base, or a whole model."""
-    folder = store.path(b.stage, b.key)
-    if method == TrainMethod.lora:
-        return ModelRef(parent.base, str(folder / "adapter"), b.ref)
-    return ModelRef(str(folder / "model"), None, b.ref)
+    folder = str(store.output(b, WEIGHTS))
+    return ModelRef(parent.base, folder, b.ref) if method == TrainMethod.lora else ModelRef(folder, None, b.ref)
 
 
-def midtrained(store: Store, cfg: DictConfig, base: ModelRef, docs: Build, log: LogFn) -> tuple[ModelRef, Build]:
-    """MSM: next-token loss over the spec's documents, on top of the base model."""
-    from msm.data.transforms import versions
+def midtrained(job: Job, base: ModelRef, docs: Build, log: LogFn) -> tuple[ModelRef, Build]:
+    """MSM: next-token loss over the spec's documents (or a dose of them), on top of the base model."""
+    from msm.data.transforms import dose, versions
     from msm.train import distributed, loop, recipes
 
-    documents_file = store.path(docs.stage, docs.key) / "documents.jsonl"
+    cfg, store = job.cfg, job.store
+    documents_file = store.output(docs, CORPUS)
+    dosed = cfg.midtrain.max_documents is not None or cfg.midtrain.max_tokens is not None
+    transforms = (dose, *recipes.MIDTRAIN_TRANSFORMS) if dosed else recipes.MIDTRAIN_TRANSFORMS
     settings = {"midtrain": _train_settings(cfg.midtrain), "max_seq_len": cfg.model.max_seq_len, "seed": cfg.seed,
-                "code": {"loop": loop.VERSION, "transforms": versions(*recipes.MIDTRAIN_TRANSFORMS)}}
+                "code": {"loop": loop.VERSION, "transforms": versions(*transforms)}}
     inputs = {"model": base.key, "documents": docs.ref}
+    publishes = {WEIGHTS: recipes.weights_folder(cfg.midtrain.method), **({DOSE: "documents.jsonl"} if dosed else {})}
 
     def build(work: Path) -> dict:
-        return distributed.run("midtrain", work, base.as_dict(), documents_file, cfg.midtrain, cfg.model, cfg.seed,
+        source = documents_file
+        if dosed:  # the dose, in the corpus's fixed order: nested in every larger dose of the same corpus
+            source = work / publishes[DOSE]
+            write_jsonl(source, dose(read_jsonl(documents_file), cfg.midtrain.max_documents, cfg.midtrain.max_tokens,
+                                     cfg.data.seed, _token_counter(base, cfg)))
+        return distributed.run("midtrain", work, base.as_dict(), source, cfg.midtrain, cfg.model, cfg.seed,
                                log, cfg.train)
 
-    b = Build("midtrain", settings, inputs, recipes.MIDTRAIN_VERSION, build)
+    b = Build("midtrain", settings, inputs, recipes.MIDTRAIN_VERSION, build, publishes)
     return _trained(store, b, base, cfg.midtrain.method), b
 
 
-def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool: Build, log: LogFn) -> tuple[ModelRef, Build]:
+def _token_counter(base: ModelRef, cfg):
+    """Tokens of a document as midtraining counts them (its text, then EOS), by the base model's tokenizer."""
+    from msm.data.transforms import tokenize_document
+    from msm.models import load_tokenizer
+
+    tokenizer = load_tokenizer(base.base, cfg.model.chat_template)
+    return lambda text: len(tokenize_document({"text": text}, tokenizer)["input_ids"])
+
+
+def aligned(job: Job, start: ModelRef, pool: Build, log: LogFn) -> tuple[ModelRef, Build]:
     """AFT on ``aft_scale`` rows drawn from the pool with the data seed (CoT kept or stripped), continuing
-    the midtrained adapter when there is one."""
+    the midtrained adapter when there is one (``job.aft_method``)."""
     from msm.data.transforms import strip_think, subsample, versions
     from msm.train import distributed, loop, recipes
 
-    pool_file = store.path(pool.stage, pool.key) / "pool.jsonl"
+    cfg, store = job.cfg, job.store
+    pool_file = store.output(pool, CORPUS)
     row_transforms = (subsample,) if cfg.aft.cot else (subsample, strip_think)
     settings = {
         "aft": _train_settings(cfg.aft), "aft_scale": cfg.aft_scale.rows, "data_seed": cfg.data.seed,
@@ -110,15 +132,15 @@ def aligned(store: Store, cfg: DictConfig, start: ModelRef, pool: Build, log: Lo
         "code": {"loop": loop.VERSION, "transforms": versions(*row_transforms, *recipes.AFT_TRANSFORMS)},
     }
     inputs = {"model": start.key, "pool": pool.ref}
+    publishes = {WEIGHTS: recipes.weights_folder(job.aft_method), ROWS: "rows.jsonl"}
 
     def build(work: Path) -> dict:
         rows = subsample(read_jsonl(pool_file), cfg.aft_scale.rows, cfg.data.seed, what="AFT rows")
         if not cfg.aft.cot:
             rows = [strip_think(r) for r in rows]
-        write_jsonl(work / "rows.jsonl", rows)
-        return distributed.run("aft", work, start.as_dict(), work / "rows.jsonl", cfg.aft, cfg.model, cfg.seed, log,
+        write_jsonl(work / publishes[ROWS], rows)
+        return distributed.run("aft", work, start.as_dict(), work / publishes[ROWS], cfg.aft, cfg.model, cfg.seed, log,
                                cfg.train)
 
-    b = Build("aft", settings, inputs, recipes.AFT_VERSION, build)
-    method = TrainMethod.lora if start.adapter is not None else cfg.aft.method  # an MSM adapter is continued
-    return _trained(store, b, start, method), b
+    b = Build("aft", settings, inputs, recipes.AFT_VERSION, build, publishes)
+    return _trained(store, b, start, job.aft_method), b

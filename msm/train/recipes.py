@@ -28,6 +28,7 @@ from msm.data.transforms import (
     tokenize_document,
 )
 from msm.errors import EmptyDatasetError
+from msm.job import aft_trains
 from msm.jsonl import read_jsonl
 from msm.models import load_model, load_tokenizer
 from msm.train import loop
@@ -71,18 +72,16 @@ def chat_rows(rows: list[dict], tokenizer, max_len: int) -> tuple[Dataset, int]:
     return data, truncated
 
 
-def _weights_folder(method: str) -> str:
+def weights_folder(method: str) -> str:
     """Where a stage's weights go in its folder: the adapter alone for LoRA, the whole model (with its
-    tokenizer) for full tuning."""
+    tokenizer) for full tuning. The stage declares it as what it publishes (msm/stages/models.py)."""
     return "adapter" if method == "lora" else "model"
 
 
 def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainStage, model_cfg: ModelConfig, seed: int,
              log_fn: Callable[[dict], None], health: HealthConfig | None = None) -> dict:
     """MSM: next-token loss on every token of the spec documents, packed without cross-document attention."""
-    docs = read_jsonl(documents_file)
-    if stage_cfg.max_documents:
-        docs = docs[: stage_cfg.max_documents]
+    docs = read_jsonl(documents_file)  # the dose (midtrain.max_documents, max_tokens) is taken by the stage
     if not docs:
         raise EmptyDatasetError(f"midtrain: {documents_file} holds no documents")
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
@@ -91,7 +90,7 @@ def midtrain(work_dir: Path, ref: dict, documents_file: Path, stage_cfg: TrainSt
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, stage_cfg.method, stage_cfg.lora, has_adapter=ref["adapter"] is not None,
                                        seed=seed)
-    sub = _weights_folder(stage_cfg.method)
+    sub = weights_folder(stage_cfg.method)
     stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "midtrain", log_fn, health,
                        publish_to=work_dir / sub, with_tokenizer=sub == "model")
     return {**stats, "documents": len(docs), "saved": sub}
@@ -106,10 +105,10 @@ def aft(work_dir: Path, ref: dict, rows_file: Path, stage_cfg: TrainStage, model
     tokenizer = load_tokenizer(ref["base"], model_cfg.chat_template)
     data, truncated = chat_rows(rows, tokenizer, _max_len(stage_cfg, model_cfg))
     loop.check_planned(len(data), stage_cfg, health or HealthConfig(), "aft")
-    method = "lora" if ref["adapter"] is not None else stage_cfg.method
+    method = aft_trains(stage_cfg.method, ref["adapter"] is not None)
     model = load_model(ref["base"], dtype=model_cfg.dtype, adapter=ref["adapter"], trainable_adapter=True)
     model = loop.add_trainable_weights(model, method, stage_cfg.lora, has_adapter=ref["adapter"] is not None, seed=seed)
-    sub = _weights_folder(method)
+    sub = weights_folder(method)
     stats = loop.train(model, tokenizer, data, stage_cfg, work_dir, seed, "aft", log_fn, health,
                        publish_to=work_dir / sub, with_tokenizer=sub == "model")
     return {**stats, "rows": len(rows), "truncated": truncated, "saved": sub}

@@ -15,9 +15,9 @@ from hydra import compose, initialize_config_dir
 from msm.config import Packing, register_configs
 from msm.data import cheese, offline_aft, offline_docs
 from msm.data.transforms import subsample
+from msm.job import resolve_auto
 from msm.paths import CONF_DIR
 from msm.specs import resolve_spec
-from msm.stages.common import resolve_auto
 from msm.train import recipes
 from msm.train.loop import planned_updates
 

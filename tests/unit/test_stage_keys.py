@@ -16,9 +16,9 @@ from hydra import compose, initialize_config_dir
 from msm import pipeline
 from msm.config import register_configs
 from msm.data import transforms
+from msm.job import resolve, resolve_auto
 from msm.paths import CONF_DIR
 from msm.specs import resolve_spec
-from msm.stages.common import resolve_auto
 from msm.store import Store
 from msm.train import recipes
 
@@ -31,7 +31,7 @@ STAGES = ("documents", "aft_pool", "base_model", "midtrain", "aft", "eval", "eva
 def keys(tmp_path, overrides) -> dict[str, str]:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, f"paths.store={tmp_path}"])
-    job = pipeline.plan(cfg, resolve_spec(cfg.spec.path), Store(tmp_path), [str(s) for s in cfg.stages])
+    job = pipeline.plan(resolve(cfg, Store(tmp_path)))
     return {name: b.key for name, b in job.builds().items()}
 
 
@@ -112,10 +112,10 @@ def _build_all(tmp_path, overrides) -> dict[str, bool]:
     store = Store(tmp_path)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, f"paths.store={tmp_path}"])
-    job = pipeline.plan(cfg, resolve_spec(cfg.spec.path), store, [str(s) for s in cfg.stages])
+    job = pipeline.plan(resolve(cfg, store))
     out = {}
     for name, b in job.builds().items():
-        store.build(dataclasses.replace(b, run=lambda work: {"stub": True}))
+        store.build(dataclasses.replace(b, run=lambda work: {"stub": True}, publishes={}))  # a stub writes no file
         out[name] = store.records[-1].built
     return out
 
@@ -138,7 +138,7 @@ def test_bumping_a_version_rebuilds_exactly_the_artifacts_that_depend_on_it(tmp_
 def test_the_job_record_carries_the_specs_own_id_however_it_was_named(tmp_path):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["spec=file", "spec.path=specs/value_aug.md"])
-    record = pipeline._identity(cfg, resolve_spec(cfg.spec.path), tmp_path)
+    record = resolve(cfg, Store(tmp_path)).record(tmp_path)
     assert cfg.spec.name == "file" and record["spec"] == "value_aug"
 
 
