@@ -5,12 +5,22 @@ it when a sweep ends, and ``analysis/notebook.ipynb``, so a number in a figure, 
 the notebook all come from one code path.
 """
 
-from .figures import PAPER_FIGURES, REPORT_FIGURES, bar_by_arm, figure_name, paper_figures
+from .figures import (
+                      PAPER_FIGURES,
+                      REPORT_FIGURES,
+                      bar_by_arm,
+                      curve_name,
+                      figure_name,
+                      knob_curve,
+                      numeric_knobs,
+                      paper_figures,
+)
 from .reports import REPORTS, pick_report, run_report
 from .results import (
                       ARMS,
                       IDENTITY,
                       Sweep,
+                      config_columns,
                       count_column,
                       group_columns,
                       headline_metrics,
@@ -18,6 +28,7 @@ from .results import (
                       load_sweep,
                       rate_columns,
                       to_long,
+                      varying_fields,
 )
 from .stats import benjamini_hochberg, compare, compare_values, diff_in_diff, summarize, wilson
 
@@ -32,18 +43,23 @@ __all__ = [
     "benjamini_hochberg",
     "compare",
     "compare_values",
+    "config_columns",
+    "curve_name",
     "count_column",
     "diff_in_diff",
     "figure_name",
     "group_columns",
     "headline_metrics",
+    "knob_curve",
     "load",
     "load_sweep",
+    "numeric_knobs",
     "paper_figures",
     "pick_report",
     "rate_columns",
     "run_report",
     "summarize",
     "to_long",
+    "varying_fields",
     "wilson",
 ]

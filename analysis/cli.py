@@ -29,9 +29,9 @@ import pandas as pd
 
 from msm.errors import MsmError
 
-from .figures import REPORT_FIGURES, bar_by_arm, figure_name, paper_figures
+from .figures import REPORT_FIGURES, bar_by_arm, curve_name, figure_name, knob_curve, numeric_knobs, paper_figures
 from .reports import REPORTS, pick_report, run_report
-from .results import group_columns, headline_metrics, load
+from .results import config_columns, group_columns, headline_metrics, load
 from .stats import retention_summary, summarize
 
 
@@ -62,11 +62,14 @@ def _counts(k: float, n: float, lo: float, hi: float) -> str:
     return f"{k:g}/{n:g} [{num(lo)}, {num(hi)}]"
 
 
-def format_table(summary: pd.DataFrame, by: list[str]) -> str:
-    """One block per metric: the grouping columns that vary, ``mean ± SEM (n seeds)``, pooled counts, valid rate."""
+def format_table(summary: pd.DataFrame, by: list[str], constant_fields: int = 0) -> str:
+    """One block per metric: the grouping columns that vary, ``mean ± SEM (n seeds)``, pooled counts, valid rate.
+    ``constant_fields``: how many config fields every job shares (said on the "all rows" line)."""
     shown = [c for c in by if c in ("spec", "arm") or summary[c].astype(str).nunique(dropna=False) > 1]
     fixed = {c: summary[c].iloc[0] for c in by if c not in shown}
-    head = ("all rows: " + ", ".join(f"{c}={v}" for c, v in fixed.items() if pd.notna(v)) + "\n") if fixed else ""
+    same = (f"; and {constant_fields} config field(s) equal in every job (each job's metrics.json, under config)"
+            if constant_fields else "")
+    head = ("all rows: " + ", ".join(f"{c}={v}" for c, v in fixed.items() if pd.notna(v)) + same + "\n") if fixed else ""
     blocks = []
     for metric, rows in summary.groupby("metric", sort=False):
         table = rows[shown].astype(object).where(rows[shown].notna(), "-")
@@ -112,7 +115,8 @@ def _pooled(r: dict) -> str:
 
 def format_report(report: pd.DataFrame, name: str) -> str:
     """One block per metric: each comparison with both sides, the difference and its tests."""
-    context = [c for c in ("spec", "model", "eval", "scorer", "generator", "judge", "experiment", "aft_scale")
+    context = [c for c in ("spec", "model", "eval", "scorer", "generator", "datagen", "judge", "experiment",
+                           "aft_scale", *config_columns(report))
                if c in report and report[c].astype(str).nunique() > 1]
     blocks = [f"== report {name}: {REPORTS[name].title} =="]
     for metric, rows in report.groupby("metric", sort=False):
@@ -148,7 +152,8 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
         raise MsmError(f"{', '.join(map(str, sweeps))}: no rate metrics (columns ending in /rate) in the results")
     by = group_columns(df, by)
     summary = summarize(df, metrics, by)
-    echo(format_table(summary, by))
+    constant = [c for c in config_columns(df) if df[c].astype(str).nunique() <= 1]
+    echo(format_table(summary, by, len(constant)))
     summary.to_csv(out / "summary.csv", index=False)
     written.append(out / "summary.csv")
     retained = retention_summary(df, by)
@@ -174,6 +179,12 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
     # base/ rates are the dashed line of their trained counterpart; plot them alone only if asked.
     plotted = [m for m in metrics if not (m.startswith("base/") and m[len("base/"):] in metrics)]
     written += [bar_by_arm(df, m, fig_dir / figure_name(m)) for m in plotted]
+    for knob in numeric_knobs(df):  # a numeric knob varies: each headline rate against it
+        for m in (m for m in plotted if not m.startswith("base/")):
+            try:
+                written += knob_curve(df, m, knob, fig_dir / curve_name(knob, m))
+            except MsmError as err:
+                echo(f"(no curve of {m} against {knob}: {err})")
     if table is not None:
         for fig in REPORT_FIGURES[name]:
             try:

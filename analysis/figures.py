@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from msm.errors import MsmError
 
-from .results import ARMS
+from .results import ARMS, config_columns, varying_fields
 
 
 def figure_name(metric: str) -> str:
@@ -48,7 +48,19 @@ def _bar_frame(df: pd.DataFrame, metric: str) -> pd.DataFrame:
             data["bar"] = data["bar"] + data[col].map(lambda v: "" if pd.isna(v) else f" [{v}]")
     if "aft_scale" in data and (data.groupby(["group", "bar"])["aft_scale"].nunique(dropna=False) > 1).any():
         data["bar"] = data["bar"] + data["aft_scale"].map(_scale_label)
+    data["bar"] = data["bar"] + field_suffix(data, ["group", "bar"], varying_fields(df))
     return data
+
+
+def field_suffix(data: pd.DataFrame, keys: list[str], fields: list[str]) -> pd.Series:
+    """`` [midtrain.lr=5e-05]``: each config field (of ``fields``) that still varies among the rows of one
+    label (``keys``), named with its value, so a bar or a line is always one configuration. Rows without
+    the field (a baseline has no learning rate) get nothing for it."""
+    suffix = pd.Series("", index=data.index)
+    for field in fields:
+        if field in data and (data.groupby(keys, dropna=False)[field].agg(lambda v: v.astype(str).nunique()) > 1).any():
+            suffix += data[field].map(lambda v: "" if v is None or pd.isna(v) else f" [{field}={v}]")
+    return suffix
 
 
 def _scale_label(scale) -> str:
@@ -129,7 +141,7 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """``stem.png`` and ``stem.pdf``; returns both paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]  # a stem may hold a dot: midtrain.lr
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1])
     return paths
@@ -145,8 +157,8 @@ def _new_figure(width: float, height: float, ncols: int = 1):
 def _once_per_configuration(df: pd.DataFrame) -> pd.DataFrame:
     """Drop the extra copies of arms without MSM that a spec sweep holds once per spec."""
     no_msm = df["midtrain"].astype(str) == "none"
-    keys = [c for c in ("model", "arm", "aft", "aft_data", "aft_scale", "eval", "scorer", "generator", "judge", "seed")
-            if c in df]
+    keys = [c for c in ("model", "arm", "aft", "aft_data", "aft_scale", "eval", "scorer", "generator", "judge", "seed",
+                        *(c for c in config_columns(df) if c != "spec.digest")) if c in df]
     return pd.concat([df[~no_msm], df[no_msm].drop_duplicates(subset=keys)], ignore_index=True)
 
 
@@ -162,16 +174,20 @@ def arm_label(row: pd.Series, with_spec: bool) -> str:
     return name
 
 
-def labelled(data: pd.DataFrame, with_spec: bool) -> pd.DataFrame:
+def labelled(data: pd.DataFrame, with_spec: bool, along: str | None = None) -> pd.DataFrame:
     """``data`` with a ``label`` column: the arm as a reader names it, plus `` @<AFT rows>`` where one label
-    would otherwise cover several AFT scales (a bar or a line is always one configuration)."""
+    would otherwise cover several AFT scales and `` [<field>=<value>]`` for each config field that would
+    (a bar or a line is always one configuration). ``along``: the column a curve runs along, never in a label."""
     labels = data.apply(arm_label, axis=1, with_spec=with_spec)
     for col in ("aft_data", "scorer"):  # e.g. the two controls, both "AFT only"
         if col in data and (data.groupby(labels)[col].transform(lambda s: s.nunique()) > 1).any():
             labels = labels + data[col].map(lambda v: "" if pd.isna(v) else f" [{v}]")
-    scales = data.groupby(labels)["aft_scale"].transform(lambda s: s.nunique())
-    at = data["aft_scale"].map(lambda s: "" if pd.isna(s) else f" @{int(s)}")
-    return data.assign(label=labels.where(scales <= 1, labels + at))
+    if along != "aft_scale":
+        scales = data.groupby(labels)["aft_scale"].transform(lambda s: s.nunique())
+        at = data["aft_scale"].map(lambda s: "" if pd.isna(s) else f" @{int(s)}")
+        labels = labels.where(scales <= 1, labels + at)
+    fields = [f for f in varying_fields(data) if f != along]
+    return data.assign(label=labels + field_suffix(data.assign(_label=labels), ["_label"], fields))
 
 
 def _label_order(labels) -> list[str]:
@@ -179,11 +195,18 @@ def _label_order(labels) -> list[str]:
     rank = {n: i for i, n in enumerate(ARM_NAMES.values())}
 
     def key(label: str):
-        arm = re.sub(r"\(.*?\)", "", label.split(" (")[0].split(" @")[0])
-        scale = re.search(r" @(\d+)", label)
-        return rank.get(arm, len(rank)), re.sub(r" @\d+", "", label), int(scale.group(1)) if scale else -1
+        arm = re.sub(r"\(.*?\)", "", re.split(r" \(| @| \[", label)[0])
+        return rank.get(arm, len(rank)), _natural(label)
 
     return sorted(set(labels), key=key)
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def _natural(text: str) -> list:
+    """A sort key that reads numbers as numbers: ``@5000`` after ``@1250``, ``lr=5e-05`` before ``lr=0.0001``."""
+    return [(0, float(t), "") if _NUMBER.fullmatch(t) else (1, 0.0, t) for t in _NUMBER.split(text) if t]
 
 
 def _with_counts(ax, data: pd.DataFrame, hue: str) -> None:
@@ -268,32 +291,85 @@ def misalignment_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
 
 
 def misalignment_by_aft_scale(df: pd.DataFrame, out_stem: Path) -> list[Path]:
-    """Figure 4: misalignment against the number of AFT samples (log axis), with and without MSM, one panel
-    per spec and model."""
+    """Figure 4: misalignment against the number of AFT samples, with and without MSM, one panel per spec and
+    model: the AFT-sample case of :func:`knob_curve`."""
     metric = _headline(df)
-    data = df[df[metric].notna() & df["arm"].isin(["aft_only", "msm_aft"]) & df["aft_scale"].notna()]
-    if data.empty:
+    if df.loc[df[metric].notna() & df["arm"].isin(["aft_only", "msm_aft"]), "aft_scale"].dropna().empty:
         raise MsmError("figure 4 needs AFT arms at one or more AFT scales")
-    data = data.assign(label=data.apply(arm_label, axis=1, with_spec=False), rate=pd.to_numeric(data[metric]),
-                       samples=data["aft_scale"].astype(float),  # the scale is the x axis, not part of the label
+    return knob_curve(df, metric, "aft_scale", out_stem, title="Misalignment against AFT data, with and without MSM")
+
+
+# ---- curves over a numeric knob ---------------------------------------------------------------------------
+
+KNOB_NAMES = {"aft_scale": "AFT samples", "midtrain.max_tokens": "MSM tokens (midtrain.max_tokens)",
+              "midtrain.max_documents": "MSM documents (midtrain.max_documents)"}
+LOG_SPAN = 10  # a knob whose values span this factor or more is drawn on a log axis
+
+
+def numeric_knobs(df: pd.DataFrame) -> list[str]:
+    """The columns a sweep varies over numbers (two or more values): the AFT size and every varying config
+    field whose values are numbers (learning rates, LoRA ranks, doses, temperatures ...), not switches."""
+    out = []
+    for col in ("aft_scale", *varying_fields(df)):
+        values = df[col].dropna() if col in df else pd.Series(dtype=object)
+        if values.empty or any(isinstance(v, (bool, str)) for v in values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all() and numbers.nunique() >= 2:
+            out.append(col)
+    return out
+
+
+def curve_name(knob: str, metric: str) -> str:
+    """File stem of a curve: ``curve-midtrain.lr-affordability-rate``."""
+    return f"curve-{knob}-{metric.replace('/', '-')}"
+
+
+def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: str | None = None) -> list[Path]:
+    """``metric`` against a numeric ``knob``: a line per arm (and per configuration the other varying fields
+    make), the mean over seeds with a band of +-1 SEM, n (seeds) in the legend, a log axis when the knob's
+    values span 10x or more, the untrained model as a dashed line. An arm that does not have the knob (AFT
+    only has no MSM dose, a baseline no AFT size) is a dotted line across the plot, with its own SEM band:
+    the level every point is read against. One panel per spec and model."""
+    data = df[df[metric].notna()]
+    if data.empty or knob not in data or data[knob].dropna().empty:
+        raise MsmError(f"cannot draw {metric} against {knob}: no job has both")
+    data = labelled(data, with_spec=data["spec"].nunique() > 1, along=knob)
+    data = data.assign(rate=pd.to_numeric(data[metric]), x=pd.to_numeric(data[knob]),
                        panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
-    panels = sorted(data["panel"].unique())
-    fig, axes = _new_figure(2.5 + 4.5 * len(panels), 4.5, ncols=len(panels))
+    panels = sorted(data.loc[data["x"].notna(), "panel"].unique())
+    fig, axes = _new_figure(3.0 + 5.0 * len(panels), 4.5, ncols=len(panels))
+    xs = sorted(data["x"].dropna().unique())
+    log = xs[0] > 0 and xs[-1] / xs[0] >= LOG_SPAN
     for ax, panel in zip(axes, panels):
         part = data[data["panel"] == panel]
-        sns.lineplot(data=part, x="samples", y="rate", hue="label", hue_order=_label_order(part["label"]),
-                     errorbar="se", err_style="bars", marker="o", ax=ax)
-        _base_line(ax, df[df["spec"].astype(str) + " / " + df["model"].astype(str) == panel], metric)
-        ax.set_xscale("log")
-        scales = sorted(part["samples"].unique())
-        ax.set_xticks(scales, [f"{int(s):,}" for s in scales])
+        on, off = part[part["x"].notna()], part[part["x"].isna()]
+        order = _label_order(on["label"])
+        sns.lineplot(data=on, x="x", y="rate", hue="label", hue_order=order, errorbar="se", err_style="band",
+                     marker="o", ax=ax)
+        handles, labels = ax.get_legend_handles_labels()
+        names = [f"{lab} (n={on.loc[on['label'] == lab, 'seed'].nunique()} seeds)" for lab in labels]
+        for lab, rows in off.groupby("label", sort=False):  # the arms without the knob: a level across the plot
+            mean, spread = rows["rate"].mean(), rows["rate"].sem() if len(rows) > 1 else 0.0
+            line = ax.axhline(mean, linestyle=":", color="black")
+            ax.axhspan(mean - spread, mean + spread, color="black", alpha=0.08)
+            handles.append(line)
+            names.append(f"{lab}, no {knob} (n={rows['seed'].nunique()} seeds)")
+        base = f"base/{metric}"
+        if base in part and part[base].notna().any():
+            handles.append(ax.axhline(float(pd.to_numeric(part[base]).mean()), color="grey", linestyle="--"))
+            names.append("untrained model")
+        ax.legend(handles, names, fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        if log:
+            ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:,g}" for x in xs])
         ax.minorticks_off()
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("AFT samples (log scale)")
+        if metric.endswith("/rate"):
+            ax.set_ylim(0, 1.02)
+        ax.set_xlabel(KNOB_NAMES.get(knob, knob) + (" (log scale)" if log else ""))
         ax.set_ylabel(METRIC_NAMES.get(metric, metric) + "\nmean \u00b1 1 SEM over seeds")
         ax.set_title(panel)
-        _with_counts(ax, part, "label")
-    fig.suptitle("Misalignment against AFT data, with and without MSM")
+    fig.suptitle(title or f"{metric} against {KNOB_NAMES.get(knob, knob)}")
     return save_figure(fig, out_stem)
 
 

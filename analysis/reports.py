@@ -11,11 +11,14 @@
     controls      the value eval's controls (experiment=cheese_controls): each against the untrained model,
                   and the positive against the negative control
 
-A comparison is made within one *context* (the identity columns it does not select on: model, eval,
-generator, judge, ...), and each side must be a single configuration: if the rows a side selects
-still differ in an identity column, that is an error naming it, never an average over both. Every row
-carries the statistics of :func:`analysis.stats.compare_values`, and the report's family of tests is
-corrected with Benjamini-Hochberg (``welch_q``, ``perm_q``).
+A comparison is made within one *context* (the labels it does not select on: model, eval, generator,
+judge, ...) and within one *level* of every config field the sweep varies (``midtrain.lr``, ``midtrain.lora.r``,
+``midtrain.max_tokens`` ...: :func:`analysis.results.varying_fields`). A job without a field (AFT only has no
+MSM learning rate) belongs to every level of it, so MSM+AFT at each learning rate meets the one AFT-only arm;
+each row names its level. Each side must be a single configuration: if the rows a side selects still differ
+in an identity column, that is an error naming it, never an average over both. Every row carries the
+statistics of :func:`analysis.stats.compare_values`, and the report's whole family of tests, every level
+included, is corrected with Benjamini-Hochberg (``welch_q``, ``perm_q``).
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import pandas as pd
 from msm.config import Arm
 from msm.errors import MsmError
 
-from .results import IDENTITY, rate_columns
+from .results import IDENTITY, config_columns, rate_columns, varying_fields
 from .stats import benjamini_hochberg, compare, diff_in_diff, select
 
-CONTEXT = ("spec", "model", "eval", "scorer", "generator", "judge", "experiment")
+CONTEXT = ("spec", "model", "eval", "scorer", "generator", "datagen", "judge", "experiment")
 AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "policy_misuse/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")
@@ -157,7 +160,8 @@ def pick_report(df: pd.DataFrame) -> str:
 
 
 def _one_configuration(rows: pd.DataFrame, where: dict, context: dict) -> None:
-    varying = [c for c in IDENTITY if c != "seed" and c in rows and rows[c].astype(str).nunique() > 1]
+    varying = [c for c in (*IDENTITY, *config_columns(rows)) if c != "seed" and c in rows
+               and rows[c].astype(str).nunique() > 1]
     if varying:
         raise MsmError(f"{where} within {context} selects jobs that differ in {varying}: the comparison would "
                        f"average different configurations; pick a report that separates them (e.g. --report "
@@ -173,27 +177,27 @@ def run_report(df: pd.DataFrame, name: str) -> pd.DataFrame:
     if not metrics:
         raise MsmError(f"report {name}: the results hold none of its metrics (headline rates here: "
                        f"{[m for m in rate_columns(df) if m.count('/') == 1][:8]})")
+    fields = varying_fields(df)
     rows = []
     for comp in report.comparisons(df):
         context_cols = [c for c in comp.context if c not in comp.a and c not in comp.b]
-        for ctx_key, ctx_rows in df.groupby(context_cols, dropna=False, sort=True):
-            context = dict(zip(context_cols, ctx_key if isinstance(ctx_key, tuple) else (ctx_key,)))
-            side_b = select(ctx_rows, comp.b)
+        for context, level_rows in levels(df, comp.a, comp.b, [*context_cols, *fields]):
+            side_b = select(level_rows, comp.b)
             if side_b.empty:
                 continue  # the sweep does not hold this arm here
             _one_configuration(side_b, comp.b, context)
-            for a, where in _splits(select(ctx_rows, comp.a), comp):
-                _one_configuration(select(ctx_rows, a), a, context)
+            for a, where in _splits(select(level_rows, comp.a), comp):
+                _one_configuration(select(level_rows, a), a, context)
                 for metric in metrics:
-                    frame, sel_a, sel_b = (_with_base(ctx_rows, a, comp.b, metric) if comp.against_base
-                                           else (ctx_rows, a, comp.b))
+                    frame, sel_a, sel_b = (_with_base(level_rows, a, comp.b, metric) if comp.against_base
+                                           else (level_rows, a, comp.b))
                     if select(frame, sel_a)[metric].notna().any() and select(frame, sel_b)[metric].notna().any():
                         stats = compare(frame, metric, sel_a, sel_b)
                         rows.append({"report": name, "comparison": comp.label, **context, **where, "metric": metric,
                                      **{k: v for k, v in stats.items() if k not in ("metric", "a", "b")},
                                      "a": _fmt_sel(a), "b": _fmt_sel(comp.b)})
     if name == "cheese":
-        rows += _dissociation(df)
+        rows += _dissociation(df, fields)
     if not rows:
         raise MsmError(f"report {name}: the sweep holds none of the arms it compares "
                        f"(arms here: {sorted(df['arm'].dropna().unique())})")
@@ -201,6 +205,34 @@ def run_report(df: pd.DataFrame, name: str) -> pd.DataFrame:
     out["welch_q"] = benjamini_hochberg(out["welch_p"])
     out["perm_q"] = benjamini_hochberg(out["perm_p"])
     return out
+
+
+def levels(rows: pd.DataFrame, a: dict, b: dict, fields: list[str]) -> list[tuple[dict, pd.DataFrame]]:
+    """The levels of the context ``fields`` (labels and varying config fields) that the two sides ``a`` and
+    ``b`` of a comparison hold, each with the rows of ``rows`` that belong to it. A row whose field is unset
+    belongs to every level of that field: a baseline has no learning rate, AFT only has no MSM dose and no
+    generator (it generates nothing), so each MSM+AFT level meets the same AFT-only jobs. Levels that would
+    select the same two sides again are left out."""
+    if not fields:
+        return [({}, rows)]
+    sides = pd.concat([select(rows, a), select(rows, b)])
+    out, seen = [], set()
+    for combo in sides[fields].astype(object).drop_duplicates().itertuples(index=False):
+        level = {f: (None if _unset(v) else v) for f, v in zip(fields, combo)}
+        mask = pd.Series(True, index=rows.index)
+        for f, v in level.items():
+            unset = rows[f].isna()
+            mask &= unset if v is None else unset | (rows[f].astype(str) == str(v))
+        part = rows[mask]
+        key = (frozenset(select(part, a).index), frozenset(select(part, b).index))
+        if key not in seen and all(key):
+            seen.add(key)
+            out.append((level, part))
+    return out
+
+
+def _unset(v) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v))
 
 
 def _splits(side: pd.DataFrame, comp: Comparison):
@@ -230,21 +262,18 @@ def _fmt_sel(where: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in where.items())
 
 
-def _dissociation(df: pd.DataFrame) -> list[dict]:
-    """Per cheese spec with a declared value (target/value): the own-value shift minus the cross-value shift, MSM+AFT vs AFT only."""
+def _dissociation(df: pd.DataFrame, fields: list[str]) -> list[dict]:
+    """Per cheese spec with a declared value (target/value): the own-value shift minus the cross-value shift,
+    MSM+AFT vs AFT only, at every level of the varying config fields (at every MSM dose of a dose sweep)."""
     rows = []
-    context_cols = list(CONTEXT)
-    for ctx_key, ctx_rows in df.groupby(context_cols, dropna=False, sort=True):
-        context = dict(zip(context_cols, ctx_key))
-        core = ctx_rows["target/value"].dropna().astype(str).unique() if "target/value" in ctx_rows else []
+    a, b = {"arm": Arm.msm_aft.value}, {"arm": Arm.aft_only.value}
+    for context, level_rows in levels(df, a, b, [*CONTEXT, *fields]):
+        core = select(level_rows, a)["target/value"].dropna().astype(str).unique() if "target/value" in df else []
         own = f"{core[0]}/rate" if len(core) == 1 else None
         if own is None or own not in df.columns:
             continue
-        a, b = {"arm": Arm.msm_aft.value}, {"arm": Arm.aft_only.value}
-        if select(ctx_rows, a).empty or select(ctx_rows, b).empty:
-            continue
         for cross in (f"{v}/rate" for v in CHEESE_VALUES if f"{v}/rate" != own and f"{v}/rate" in df.columns):
-            d = diff_in_diff(ctx_rows, own, cross, a, b)
+            d = diff_in_diff(level_rows, own, cross, a, b)
             rows.append({"report": "cheese", "comparison": "double dissociation (own - cross shift): MSM+AFT vs AFT only",
                          **context, "metric": f"{own} - {cross}",
                          **{k: v for k, v in d.items() if k not in ("own", "cross", "a", "b", "did")},

@@ -215,11 +215,13 @@ def load(paths: str | Path | Sequence[str | Path]) -> Sweep:
     for col in ("aft_scale", "seed"):
         df[col] = _as_int(df[col])
     fields = config_columns(df)
-    for col in fields:  # one spelling of "not set" (None), whether a record said null or lacked the field
-        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    if fields:  # values as recorded (1250, not 1250.0); None for "not set", said or left out
+        recorded = pd.DataFrame({c: pd.Series([r.get(c) for r in records], index=df.index, dtype=object)
+                                 for c in fields})
+        df = pd.concat([df.drop(columns=fields), recorded], axis=1)
     repeated = _repeats(df, [*IDENTITY, *fields])
     metrics = [c for c in df.columns if c not in IDENTITY and c not in META and c not in fields]
-    jobs = df.loc[~repeated, [*IDENTITY, *fields, *META, *metrics]].reset_index(drop=True)
+    jobs = df.loc[~repeated, [*IDENTITY, *fields, *META, *metrics]].reset_index(drop=True).copy()
     return Sweep(jobs, pd.DataFrame(problems, columns=["job_dir", "status", "reason"]))
 
 
@@ -237,8 +239,9 @@ def _repeats(df: pd.DataFrame, identity: list[str]) -> pd.Series:
     for key in keys[repeated].unique():
         folders = df.loc[keys == key, "job_dir"].astype(str).tolist()
         same = len(set(folders)) == 1
-        log.warning("%s: %s; counted once", ", ".join(folders),
-                    "the same job folder loaded twice" if same else "one measurement (the same configuration and seed)")
+        log.warning("%s: %s; counted once", ", ".join(folders), "the same job folder loaded twice" if same else
+                    "one measurement: the same configuration and seed (what their overrides differ in plays no part "
+                    "in what they ran)")
     return repeated
 
 
