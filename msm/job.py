@@ -134,7 +134,8 @@ class Job:
     @property
     def labels(self) -> dict:
         """The names a reader knows the job by (the config group options, the spec's own id, the arm), as
-        every job record starts; a label is None where the job does not use what it names."""
+        every job record starts; a label is None where the job does not use what it names (the generator of a
+        job that generates nothing, the judge of a log-probability eval)."""
         cfg = self.cfg
         data_sizes = self.uses_generator
         return {
@@ -149,7 +150,7 @@ class Job:
             "eval": cfg.eval.name,
             "generator": cfg.generator.name if self.uses_generator else None,
             "datagen": cfg.datagen.name if data_sizes else None,
-            "judge": cfg.judge.name if self.uses_judge else None,
+            "judge": cfg.judge.name if cfg.eval.kind == EvalKind.agentic else None,  # "none": sampled, not judged
             "experiment": cfg.experiment,
         }
 
@@ -234,6 +235,8 @@ def unused(cfg: DictConfig, stages) -> list[str]:
         out += all_but("datagen.documents", ("target_documents",)) + all_but("datagen.aft", ("target_rows", "style"))
     if cfg.model.source != "tiny":
         out.append("model.arch")
+    if cfg.model.source != "hub":  # built here or converted from the packaged file: no path or hub id to read
+        out.append("model.name_or_path")
     if "eval" not in [str(s) for s in stages]:
         return out + ["eval", "judge"]
     kind = EvalKind(str(cfg.eval.kind)) if str(cfg.eval.kind) != "auto" else None
