@@ -3,15 +3,18 @@
 A finished sweep at a glance, then the paper's comparisons for its experiment:
 
 1. the jobs that produced no metrics, each with its folder and why (failed, still running, stopped early);
-2. per metric and group (every identity column but the seed, unless ``--by``): mean ± SEM over seeds,
-   the pooled counts k/n with a Wilson interval, and the valid rate (items the judge could grade);
+2. per metric and group (every label but the seed and every config field the jobs differ in, unless
+   ``--by``): mean ± SEM over seeds, the pooled counts k/n with a Wilson interval, and the valid rate
+   (items the judge could grade);
 3. the report (``--report cheese|agentic|scaling|spec_science``; by default the one the sweep's
-   experiment is for): every comparison with its difference, bootstrap CI, Welch's t-test, the exact
-   permutation test, Fisher's exact test on pooled counts, and Benjamini-Hochberg q-values.
+   experiment is for): every comparison, within each level of the fields the sweep varies, with its
+   difference, bootstrap CI, Welch's t-test, the exact permutation test, Fisher's exact test on pooled
+   counts, and Benjamini-Hochberg q-values over the whole report.
 
 Numbers are printed to 6 decimals (p-values to 6 significant digits) and written in full to CSV files
 beside the figures: ``summary.csv``, ``report-<name>.csv``, ``problems.csv`` and ``figures/`` (one bar
-chart per headline rate, plus the paper's figures for the report, PNG and PDF) in the first sweep
+chart per headline rate, a curve of each against every numeric knob the sweep varies, plus the paper's
+figures for the report, PNG and PDF) in the first sweep
 folder, or ``--out``. ``--wandb-report`` also builds the W&B report (offline: its definition as JSON;
 with ``--save`` and a login: published, and its URL printed). Problems the user can fix (no results,
 an unknown metric or column, a grouping that would merge configurations) exit 1 with one message.
@@ -202,8 +205,8 @@ def main(argv=None) -> int:
         description="Summarize sweeps and make the paper's comparisons: mean ± SEM over seeds, tests, figures.")
     parser.add_argument("sweeps", nargs="+", help="Hydra multirun folders, or wandb:<entity>/<project>")
     parser.add_argument("--report", choices=sorted(REPORTS), help="the comparisons to make (default: the experiment's)")
-    parser.add_argument("--by", nargs="+", metavar="COL", help="group by these columns (default: every identity "
-                        "column except seed)")
+    parser.add_argument("--by", nargs="+", metavar="COL", help="group by these columns (default: every label "
+                        "except seed, and every config field the jobs differ in)")
     parser.add_argument("--metric", nargs="+", action="extend", metavar="M",
                         help="rate column(s) to summarize (default: top-level rates and their base/)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="where tables go (default: the first sweep folder)")

@@ -1,6 +1,7 @@
 """A W&B report of a sweep, built from code with wandb-workspaces: one section per figure of its report.
 
-Each section is a panel grid over the sweep's runs (its W&B group), grouped by spec, arm and AFT variant,
+Each section is a panel grid over the sweep's runs (its W&B group), grouped by spec, arm and AFT variant and
+by every config field the sweep varies (its runs' config holds them),
 with one bar chart per metric: the mean over seeds with standard-error bars, the same numbers as the
 printed report and the PNG figures. Every job also logs its graded samples as a W&B Table (``samples``:
 the prompt or condition, the response, the judge's verdict and reasoning, the evidence, the policy-misuse
@@ -23,6 +24,7 @@ from msm.errors import MsmError
 
 from .figures import METRIC_NAMES, REPORT_FIGURES
 from .reports import REPORTS, agentic_metrics, cheese_metrics
+from .results import varying_fields
 
 REPORT_FILE = "wandb_report.json"
 GROUP_BY = ["summary.spec", "summary.arm", "summary.aft", "summary.aft_data"]
@@ -56,6 +58,7 @@ def build(jobs: pd.DataFrame, report_name: str):
     import wandb_workspaces.reports.v2 as wr
 
     entity, project, group = _project(jobs)
+    fields = varying_fields(jobs)  # every knob the sweep varies splits the bars too (runs log their whole config)
     blocks = [wr.H1(f"msm sweep {group}: {REPORTS[report_name].title}"),
               wr.P(f"{len(jobs)} finished jobs. Bars are means over training seeds with standard-error bars; "
                    "the tables and statistics are in report-<name>.csv beside the sweep (python -m analysis). "
@@ -65,7 +68,8 @@ def build(jobs: pd.DataFrame, report_name: str):
         if not metrics:
             continue
         runset = wr.Runset(entity=entity or "", project=project, name=f"sweep {group}", filters=f"Group = '{group}'",
-                           groupby=GROUP_BY + (["summary.aft_scale"] if figure == "fig4_misalignment_by_aft_scale" else []))
+                           groupby=GROUP_BY + (["summary.aft_scale"] if figure == "fig4_misalignment_by_aft_scale" else [])
+                           + [f"config.{field}" for field in fields])
         panels = [wr.BarPlot(title=METRIC_NAMES.get(m, m), metrics=[m], groupby_aggfunc="mean",
                              groupby_rangefunc="stderr") for m in metrics]
         blocks += [wr.H2(FIGURE_TITLES[figure]), wr.PanelGrid(runsets=[runset], panels=panels)]

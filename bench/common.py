@@ -30,6 +30,15 @@ def job_config(overrides: list[str]) -> Job:
     return resolve(cfg)
 
 
+def editable(node):
+    """A copy of a node of the job's config (which is read-only) that a benchmark may change."""
+    from omegaconf import OmegaConf
+
+    copy = node.copy()
+    OmegaConf.set_readonly(copy, False)
+    return copy
+
+
 def pipeline_data(job: Job) -> tuple[list[dict], list[dict]]:
     """The job's documents and its AFT rows (``aft_scale`` rows drawn from the pool), as its data stages
     publish them."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from common import job_config, write_report
+from common import editable, job_config, write_report
 from datasets import Dataset, disable_progress_bars
 
 from msm.data.transforms import pack_sequences
@@ -78,7 +78,7 @@ def one_run(arch: str, method: str, stage_cfg, seq: int, steps: int, warmup: int
     model = add_trainable_weights(model, method, stage_cfg.lora, has_adapter=False, seed=0)  # LoRA freezes the rest
     data = packed_rows(model.config.vocab_size, seq, stage_cfg.batch_size * (steps + warmup))
     tok = NoTokenizer()
-    cfg = stage_cfg.copy()
+    cfg = editable(stage_cfg)
     cfg.method, cfg.max_seq_len, cfg.save_steps, cfg.logging_steps = method, seq, 10**6, 1
     with tempfile.TemporaryDirectory() as work:
         if warmup:

@@ -32,7 +32,7 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from common import base_model_folder, hardware, job_config, pipeline_data, spread, write_report
+from common import base_model_folder, editable, hardware, job_config, pipeline_data, spread, write_report
 from datasets import Dataset, disable_progress_bars
 from packing import sequences
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
@@ -80,7 +80,7 @@ def timed(trainer, counter) -> float:
 def run_msm(folder, tok, seqs, max_len, stage_cfg, steps, dtype, work, frozen_bf16: bool = True) -> float:
     model = fresh_model(folder, stage_cfg, dtype)
     packed = pack_sequences({k: [s[k] for s in seqs] for k in ("input_ids", "labels")}, max_len)
-    cfg = stage_cfg.copy()
+    cfg = editable(stage_cfg)
     cfg.max_steps, cfg.save_steps, cfg.logging_steps = steps, 10**6, steps
     # frozen_bf16=False: msm before its frozen weights were kept in bf16 (autocast re-casts them every pass)
     keep = contextlib.nullcontext() if frozen_bf16 else mock.patch.object(loop, "cast_frozen_linears", lambda m, d: 0)
