@@ -128,13 +128,12 @@ def _legacy_identity(job: Path, record: dict) -> dict:
         return {}
     from omegaconf import OmegaConf
 
-    from msm.config import TrainConfig
+    from msm.config import schema
     from msm.job import identity, stage_prefix, uses_generator
     from msm.specs import resolve_spec
 
     try:
-        schema = OmegaConf.structured(TrainConfig)
-        cfg = OmegaConf.merge(schema, _known(OmegaConf.to_container(OmegaConf.load(path), resolve=False), schema))
+        cfg = OmegaConf.merge(schema(), _known(OmegaConf.to_container(OmegaConf.load(path), resolve=False), schema()))
         eval_name = str(record.get("eval") or "")
         if cfg.eval.kind == "auto" and eval_name.startswith("auto:"):
             cfg.eval.kind = eval_name.removeprefix("auto:")
@@ -143,7 +142,7 @@ def _legacy_identity(job: Path, record: dict) -> dict:
         try:
             spec = resolve_spec(cfg.spec.path)
         except (MsmError, OSError):
-            spec = None  # moved or edited since: the digest stays unknown
+            spec = None  # moved since: the digest stays unknown (a file edited since gives its new digest)
         config = identity(cfg, spec, stage_prefix(cfg.stages))
     except Exception as err:  # an old or hand-edited file: the job keeps its labels, and says why
         log.warning("%s: cannot read its configuration (%s: %s); grouped by its labels only", path,

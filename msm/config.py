@@ -17,6 +17,7 @@ before a job spends anything.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
@@ -570,6 +571,14 @@ def _unset_to_none(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_unset_to_none(v) for v in obj]
     return None if obj == "???" else obj
+
+
+@functools.cache
+def schema():
+    """The typed schema as a config, made once per process (building it from the dataclasses takes a good part
+    of a second): the preflight checks hold every job of a sweep against it, the analysis merges old job
+    configs onto it. Callers read it or merge onto it, never change it."""
+    return OmegaConf.structured(TrainConfig)
 
 
 def register_configs() -> None:

@@ -137,7 +137,6 @@ class Job:
         every job record starts; a label is None where the job does not use what it names (the generator of a
         job that generates nothing, the judge of a log-probability eval)."""
         cfg = self.cfg
-        data_sizes = self.uses_generator
         return {
             "spec": self.spec.id,
             "model": cfg.model.name,
@@ -149,7 +148,7 @@ class Job:
             "seed": self.seed,
             "eval": cfg.eval.name,
             "generator": cfg.generator.name if self.uses_generator else None,
-            "datagen": cfg.datagen.name if data_sizes else None,
+            "datagen": cfg.datagen.name if self.uses_generator else None,
             "judge": cfg.judge.name if cfg.eval.kind == EvalKind.agentic else None,  # "none": sampled, not judged
             "experiment": cfg.experiment,
         }

@@ -10,7 +10,6 @@ exists. A problem is a plain sentence naming the field, so a user fixes all of t
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 import tempfile
 from dataclasses import is_dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from msm.config import EvalKind, ModelConfig, TrainConfig
+from msm.config import EvalKind, ModelConfig, schema
 from msm.errors import MsmError
 from msm.job import Job, assemble, resolve_auto, stage_prefix, uses_generator, uses_judge
 from msm.llm import settings_problems
@@ -149,15 +148,10 @@ def unknown_keys(cfg: DictConfig) -> list[str]:
             if isinstance(child, DictConfig) and isinstance(ref, DictConfig) and is_dataclass(OmegaConf.get_type(ref)):
                 walk(child, ref, f"{name}.")
 
-    walk(cfg, _schema(), "")
+    walk(cfg, schema(), "")
     return out
 
 
-@functools.cache
-def _schema() -> DictConfig:
-    """The typed schema as a config, made once per process: a sweep checks every job against it, and
-    building it from the dataclasses takes a good part of a second."""
-    return OmegaConf.structured(TrainConfig)
 
 
 def check(cfg: DictConfig) -> Job:
