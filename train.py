@@ -22,16 +22,20 @@ from msm.config import register_configs
 from msm.redaction import scrub_log_records
 
 _SEED_RANGE = re.compile(r"^(seed)=(\d+)-(\d+)$")
+_SPEC_VAR = re.compile(r"^spec\.vars\.[A-Za-z_]\w*=")  # a spec placeholder's value: a key of an open mapping
 _SCHEMA_KEYS = ("plan=",)  # keys the schema has: ``+plan=true`` (Hydra's "add a key") means plain ``plan=true``
 
 
 def expand_shorthand(argv: list[str]) -> list[str]:
     """Rewrite our shorthand into Hydra's: ``seed=N-M`` to ``seed=range(N,M+1)`` (a backwards range is
-    refused with a clear message), ``+plan=true`` to ``plan=true``."""
+    refused with a clear message), ``+plan=true`` to ``plan=true``, ``spec.vars.NAME=V`` to ``++spec.vars.NAME=V``
+    (Hydra wants a ``+`` to add a key, and ``++`` to add or replace one a spec option may already set)."""
     out = []
     for arg in argv:
         if arg.startswith("+") and arg[1:].startswith(_SCHEMA_KEYS):
             arg = arg[1:]
+        if _SPEC_VAR.match(arg):
+            arg = f"++{arg}"
         m = _SEED_RANGE.match(arg)
         if m:
             key, lo, hi = m.group(1), int(m.group(2)), int(m.group(3))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -72,6 +72,12 @@ class TrainMethod(Choice):
     none = "none"
     lora = "lora"
     full = "full"
+    adapter = "adapter"  # a checkpoint you bring (<stage>.adapter: a PEFT LoRA adapter or a model folder, or a hub id)
+
+    @property
+    def trains(self) -> bool:
+        """Whether the stage trains (lora, full), as opposed to being absent or brought in."""
+        return self in (TrainMethod.lora, TrainMethod.full)
 
 
 class Packing(Choice):
@@ -106,6 +112,7 @@ class AftData(Choice):
     generated = "generated"  # written from the spec by the generator
     value_choices = "value_choices"  # positive control: choices that always pick the affordable option
     value_choices_shuffled = "value_choices_shuffled"  # negative control: the same choices, answers at random
+    file = "file"  # demonstrations you bring (aft.data_path: JSONL, Parquet or a save_to_disk folder of chats)
 
 
 class AftStyle(Choice):
@@ -189,6 +196,8 @@ class Arm(Choice):
 class SpecConfig:
     name: str = MISSING  # the option's name; metrics record the spec file's own id
     path: str = MISSING  # a .md file; relative paths resolve against the launch folder, then the repo
+    # values for the spec's {placeholders} (spec.vars.model_name=Aria); one left unfilled stops the job
+    vars: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -268,6 +277,10 @@ class DocgenConfig:
     revise: bool = False  # a critique-and-revise pass over every document
     dedup_threshold: Optional[float] = 0.9  # MiniLM cosine above which a document is a near-duplicate
     max_rounds: int = 3  # top-up rounds when drops leave a level short of its target
+    # a corpus you bring instead (JSONL, Parquet, or a folder written by datasets' save_to_disk): read as it is,
+    # keyed by its content, never regenerated; the generator writes nothing
+    source: Optional[str] = None
+    text_field: str = "text"  # the field of each row of source that holds the document
 
 
 @dataclass
@@ -356,6 +369,9 @@ class TrainStage:
     processes: int = 1
     sharding: Sharding = Sharding.none  # with processes > 1: replicate the model (none) or shard it (fsdp)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # method=adapter: the checkpoint that stands in for the stage (a PEFT LoRA adapter folder, a model folder, or a
+    # hub id in the local cache), keyed by its content; a released adapter continues exactly like one msm trained
+    adapter: Optional[str] = None
 
 
 @dataclass
@@ -370,6 +386,7 @@ class MidtrainConfig(TrainStage):
 class AftConfig(TrainStage):
     cot: bool = True  # keep the <think> block (cot) or strip it (no_cot)
     data: AftData = AftData.cheese
+    data_path: Optional[str] = None  # aft.data=file: the demonstrations (rows of "messages"), keyed by their content
 
 
 @dataclass
@@ -529,6 +546,9 @@ BOOKKEEPING = (
     "experiment",  # the preset's name: a label of the record; what the preset changed is in the fields
     "train",  # the training-health guards warn or refuse; they never change a number
     "spec.name", "spec.path",  # the file: the identity holds the spec's own id and content digest instead
+    "spec.vars",  # its placeholders' values: the digest is of the filled spec
+    # what a researcher brings, named by its place: the identity holds its content digest (<field>_digest)
+    "datagen.documents.source", "aft.data_path", "midtrain.adapter", "aft.adapter",
     "model.name", "model.params_b",  # the option's name (a label) and the plan's GPU-hour estimate
     "datagen.name", "datagen.preview", "datagen.health", "datagen.strict",
     "generator.max_tokens",  # read by the judge only; data generation has its own budgets under datagen

@@ -42,7 +42,7 @@ from msm.config import (
 )
 from msm.errors import MsmError
 from msm.specs import Spec, resolve_spec
-from msm.store import Store
+from msm.store import Store, content_digest
 
 SPEC_DIGEST = "spec.digest"
 """The identity field holding the spec's content digest (the spec's file path is bookkeeping: the same text
@@ -50,10 +50,12 @@ anywhere is the same spec, and an edited file is another)."""
 
 
 def stage_prefix(stages) -> list[str]:
-    """``stages`` as plain names, which must be a non-empty prefix of the job's stages."""
+    """``stages`` as plain names: a non-empty prefix of the job's stages, or ``[eval]`` alone (evaluate what
+    the job brings or starts from, train nothing: the preflight checks hold every model stage to that)."""
     stages = [str(s) for s in stages]
-    if not stages or stages != list(STAGES[: len(stages)]):
-        raise MsmError(f"stages={stages} must be a non-empty prefix of {list(STAGES)}, e.g. stages=[data]")
+    if stages != ["eval"] and (not stages or stages != list(STAGES[: len(stages)])):
+        raise MsmError(f"stages={stages} must be a non-empty prefix of {list(STAGES)}, e.g. stages=[data], "
+                       "or [eval] alone")
     return stages
 
 
@@ -79,9 +81,100 @@ def aft_trains(configured: str, start_has_adapter: bool) -> TrainMethod:
     return TrainMethod.lora if start_has_adapter else TrainMethod(str(configured))
 
 
+def trains(method) -> bool:
+    """Whether a stage with this method trains (lora, full): not when absent (none) or brought (adapter)."""
+    return TrainMethod(str(method)).trains
+
+
+def starts_from_adapter(cfg: DictConfig, imports=()) -> bool:
+    """Whether the model AFT starts from carries a LoRA adapter: MSM trained one, or the job brought one."""
+    return cfg.midtrain.method == TrainMethod.lora or any(
+        i.field == "midtrain.adapter" and i.kind == "lora_adapter" for i in imports)
+
+
 def uses_generator(cfg: DictConfig) -> bool:
-    """Whether the job asks its generator for anything: documents to midtrain on, or AFT rows from the spec."""
-    return cfg.midtrain.method != "none" or (cfg.aft.method != "none" and cfg.aft.data == AftData.generated)
+    """Whether the job asks its generator for anything: documents to midtrain on (unless it brings its own
+    corpus), or AFT rows from the spec."""
+    return (trains(cfg.midtrain.method) and cfg.datagen.documents.source is None) \
+        or (trains(cfg.aft.method) and cfg.aft.data == AftData.generated)
+
+
+IMPORT_FIELDS = {"datagen.documents.source": "corpus", "aft.data_path": "demonstrations",
+                 "midtrain.adapter": "checkpoint", "aft.adapter": "checkpoint"}
+"""The config fields that name something a researcher brings, and what each is; each is read by its content."""
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An input a researcher brought: the field that names it, where it is (a hub id resolved to its local
+    snapshot), its size, its content digest (``msm.store.content_digest``, which keys what is built from it)
+    and its kind (corpus, demonstrations, lora_adapter, model)."""
+
+    field: str
+    location: str
+    size: int
+    digest: str
+    kind: str
+    named: str = ""  # as the config names it (a path, or a hub id)
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "named": self.named or self.location, "location": self.location,
+                "bytes": self.size, "digest": self.digest, "kind": self.kind}
+
+
+def brought(cfg: DictConfig) -> list[str]:
+    """The import fields this (resolved) config uses: a corpus only for a job that midtrains on it,
+    demonstrations only for one that trains AFT on a file, a checkpoint for a stage brought in (adapter)."""
+    out = []
+    if trains(cfg.midtrain.method) and cfg.datagen.documents.source is not None:
+        out.append("datagen.documents.source")
+    if trains(cfg.aft.method) and cfg.aft.data == AftData.file:
+        out.append("aft.data_path")
+    out += [f"{stage}.adapter" for stage in ("midtrain", "aft") if cfg[stage].method == TrainMethod.adapter]
+    return out
+
+
+def checkpoint_kind(folder: Path) -> str:
+    """``lora_adapter`` (a PEFT adapter folder) or ``model`` (a transformers model folder), else an error."""
+    if (folder / "adapter_config.json").is_file():
+        return "lora_adapter"
+    if (folder / "config.json").is_file():
+        return "model"
+    raise MsmError(f"{folder}: neither a PEFT adapter (adapter_config.json) nor a model folder (config.json)")
+
+
+def locate(field: str, value) -> Path:
+    """Where what ``field`` names is: a path (``~`` expanded, relative to the launch folder), or for a
+    checkpoint a hub id, found in the local hub cache (downloaded only where the hub is reachable and
+    HF_HUB_OFFLINE is not set)."""
+    if value is None:
+        raise MsmError(f"{field} is not set: name a file or folder" + (" or a hub id" if field.endswith("adapter") else ""))
+    path = Path(str(value)).expanduser()
+    if path.exists() or IMPORT_FIELDS[field] != "checkpoint" or str(value).count("/") != 1 or path.is_absolute():
+        if not path.exists():
+            raise MsmError(f"{field}={value}: no such file or folder")
+        return path.resolve()
+    import os
+
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    try:
+        return Path(snapshot_download(str(value), local_files_only=offline))
+    except Exception as e:  # the hub's errors are many and all mean "not here"
+        raise MsmError(f"{field}={value}: not a folder, and not a hub id in the local cache"
+                       f"{' (HF_HUB_OFFLINE is set)' if offline else ''}: {type(e).__name__}") from None
+
+
+def _imports(cfg: DictConfig, store: Store) -> tuple[Imported, ...]:
+    out = []
+    for name in brought(cfg):
+        named = OmegaConf.select(cfg, name)
+        where = locate(name, named)
+        size = where.stat().st_size if where.is_file() else sum(p.stat().st_size for p in where.rglob("*") if p.is_file())
+        kind = checkpoint_kind(where) if IMPORT_FIELDS[name] == "checkpoint" else IMPORT_FIELDS[name]
+        out.append(Imported(name, str(where), size, content_digest(where, store.root / ".digests"), kind, str(named)))
+    return tuple(out)
 
 
 def uses_judge(cfg: DictConfig, stages) -> bool:
@@ -100,6 +193,14 @@ class Job:
     stages: tuple[str, ...]
     store: Store
     identity: Mapping[str, Any]
+    imports: tuple[Imported, ...] = ()
+
+    def imported(self, field: str) -> Imported:
+        """What the job brought for ``field`` (one of :data:`IMPORT_FIELDS`)."""
+        for imp in self.imports:
+            if imp.field == field:
+                return imp
+        raise MsmError(f"{field} names nothing this job uses")
 
     @property
     def midtrains(self) -> bool:
@@ -128,8 +229,8 @@ class Job:
     @property
     def aft_method(self) -> TrainMethod:
         """What the AFT stage trains (:func:`aft_trains`): the model it starts from has an adapter exactly
-        when MSM trained a LoRA one."""
-        return aft_trains(self.cfg.aft.method, self.cfg.midtrain.method == TrainMethod.lora)
+        when MSM trained a LoRA one or brought one."""
+        return aft_trains(self.cfg.aft.method, starts_from_adapter(self.cfg, self.imports))
 
     @property
     def labels(self) -> dict:
@@ -143,8 +244,8 @@ class Job:
             "arm": str(self.arm),
             "midtrain": cfg.midtrain.name,
             "aft": cfg.aft.name,
-            "aft_data": str(cfg.aft.data) if self.aligns else None,
-            "aft_scale": cfg.aft_scale.rows if self.aligns else None,
+            "aft_data": str(cfg.aft.data) if trains(cfg.aft.method) else None,
+            "aft_scale": cfg.aft_scale.rows if trains(cfg.aft.method) else None,
             "seed": self.seed,
             "eval": cfg.eval.name,
             "generator": cfg.generator.name if self.uses_generator else None,
@@ -171,7 +272,7 @@ def resolve(cfg: DictConfig, store: Store | None = None) -> Job:
     stage_prefix(cfg.stages)  # before the spec is read: a wrong stages= is the first thing to hear about
     if OmegaConf.is_missing(cfg.spec, "path"):
         raise MsmError(f"spec={cfg.spec.name} needs spec.path: python train.py spec=file spec.path=path/to/my_spec.md")
-    return assemble(cfg, resolve_spec(cfg.spec.path), store)
+    return assemble(cfg, resolve_spec(cfg.spec.path, dict(cfg.spec.vars)), store)
 
 
 def assemble(cfg: DictConfig, spec: Spec, store: Store | None = None) -> Job:
@@ -180,7 +281,8 @@ def assemble(cfg: DictConfig, spec: Spec, store: Store | None = None) -> Job:
     cfg = copy.deepcopy(resolve_auto(cfg, spec))
     OmegaConf.set_readonly(cfg, True)
     store = store or Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
-    return Job(cfg, spec, tuple(stages), store, MappingProxyType(identity(cfg, spec, stages)))
+    imports = _imports(cfg, store)
+    return Job(cfg, spec, tuple(stages), store, MappingProxyType(identity(cfg, spec, stages, imports)), imports)
 
 
 # ---- identity -------------------------------------------------------------------------------------------
@@ -205,7 +307,7 @@ def identity_value(v: Any) -> Any:
     return v
 
 
-def unused(cfg: DictConfig, stages) -> list[str]:
+def unused(cfg: DictConfig, stages, imports: tuple[Imported, ...] = ()) -> list[str]:
     """Prefixes of the fields a job with this (resolved) config never reads, so they are not part of what it
     measures: a baseline's training settings, the data sizes of a pool it does not generate, the other
     eval kind's settings, a judge that grades nothing, the tiny model's shape for any other model."""
@@ -214,24 +316,31 @@ def unused(cfg: DictConfig, stages) -> list[str]:
     def all_but(group: str, keep: tuple[str, ...]) -> list[str]:
         return [f"{group}.{k}" for k in OmegaConf.select(cfg, group).keys() if k not in keep]
 
-    midtrains, aligns = cfg.midtrain.method != "none", cfg.aft.method != "none"
-    msm_adapter = midtrains and cfg.midtrain.method == TrainMethod.lora
-    if not midtrains:
+    midtrains, aligns = trains(cfg.midtrain.method), trains(cfg.aft.method)
+    msm_adapter = cfg.midtrain.method == TrainMethod.lora
+    corpus_brought = "datagen.documents.source" in brought(cfg)
+    if not midtrains:  # none, or a checkpoint brought in (its content digest is in the identity)
         out += all_but("midtrain", ("method",)) + ["datagen.documents"]
-    elif not msm_adapter:
+    elif corpus_brought:  # nothing about writing a corpus is read
+        out += all_but("datagen.documents", ("source", "text_field"))
+    else:
+        out.append("datagen.documents.text_field")
+    if midtrains and not msm_adapter:
         out.append("midtrain.lora")
     if not aligns:
         out += all_but("aft", ("method",)) + ["aft_scale", "datagen.aft"]
     else:
-        if msm_adapter or aft_trains(cfg.aft.method, msm_adapter) != TrainMethod.lora:
+        start_adapter = starts_from_adapter(cfg, imports)
+        if start_adapter or aft_trains(cfg.aft.method, start_adapter) != TrainMethod.lora:
             out.append("aft.lora")  # the MSM adapter carries on with its own settings, or full tuning
         if cfg.aft.data != AftData.generated:
             out.append("datagen.aft")
     if not uses_generator(cfg):
         out.append("generator")
     elif cfg.generator.backend == "offline":  # templates: only the sizes and the style shape what they write
-        out += all_but("generator", ("backend",))
-        out += all_but("datagen.documents", ("target_documents",)) + all_but("datagen.aft", ("target_rows", "style"))
+        out += all_but("generator", ("backend",)) + all_but("datagen.aft", ("target_rows", "style"))
+        if not corpus_brought:
+            out += all_but("datagen.documents", ("target_documents",))
     if cfg.model.source != "tiny":
         out.append("model.arch")
     if cfg.model.source != "hub":  # built here or converted from the packaged file: no path or hub id to read
@@ -255,14 +364,16 @@ def unused(cfg: DictConfig, stages) -> list[str]:
     return out
 
 
-def identity(cfg: DictConfig, spec: Spec | None, stages) -> dict[str, Any]:
+def identity(cfg: DictConfig, spec: Spec | None, stages, imports: tuple[Imported, ...] = ()) -> dict[str, Any]:
     """The science-bearing configuration of a job, flat and sorted: every field :func:`msm.config.field_class`
-    calls science, but those the job never reads (:func:`unused`), with the spec's content digest."""
-    drop = unused(cfg, stages)
+    calls science, but those the job never reads (:func:`unused`), with the spec's content digest and the
+    content digest of everything the job brought (``<field>_digest``: where a file lies is bookkeeping)."""
+    drop = unused(cfg, stages, imports)
     out = {}
     for path, value in flatten(plain(cfg)).items():
         if field_class(path) == "bookkeeping" or any(path == p or path.startswith(p + ".") for p in drop):
             continue
         out[path] = identity_value(value)
     out[SPEC_DIGEST] = spec.digest()[:16] if spec is not None else None
+    out.update({f"{imp.field}_digest": imp.digest for imp in imports})
     return dict(sorted(out.items()))

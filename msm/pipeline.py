@@ -27,13 +27,13 @@ from msm.errors import MsmError
 from msm.evals.retention import off_target_drift
 from msm.evals.target import target
 from msm.hardware import cpu_threads
-from msm.job import Job
+from msm.job import Job, trains
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
 from msm.stages import checks
 from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, preview
 from msm.stages.evals import contamination, eval_samples, evaluated, retained
-from msm.stages.models import ModelRef, aligned, base_model, midtrained
+from msm.stages.models import ModelRef, aligned, base_model, brought, midtrained
 from msm.store import Artifact, Build, BuildRecord, Store
 
 log = logging.getLogger(__name__)
@@ -69,18 +69,21 @@ class JobPlan:
 def plan(job: Job, log_fn: Callable[[dict], None] = lambda record: None) -> JobPlan:
     """What the job builds, in order. ``log_fn`` receives the training curves (the job's tracker)."""
     out = JobPlan()
-    if job.midtrains:
+    msm_trains, aft_trains = trains(job.cfg.midtrain.method), trains(job.cfg.aft.method)
+    if msm_trains:
         out.documents = documents(job)
-    if job.aligns:
+    if aft_trains:
         out.aft_pool = aft_pool(job)
     if list(job.stages) == ["data"]:
         return out
     out.base, out.base_model = base_model(job.store, job.cfg.model)
     out.model = out.base
-    if job.midtrains:
-        out.model, out.midtrain = midtrained(job, out.model, out.documents, log_fn)
-    if job.aligns and "aft" in job.stages:
-        out.model, out.aft = aligned(job, out.model, out.aft_pool, log_fn)
+    if job.midtrains:  # trained on the documents, or a checkpoint the job brings (midtrain=adapter)
+        out.model, out.midtrain = (midtrained(job, out.model, out.documents, log_fn) if msm_trains
+                                   else brought(job, "midtrain", out.base))
+    if job.aligns and ("aft" in job.stages or not aft_trains):  # a brought checkpoint sits on the base model
+        out.model, out.aft = (aligned(job, out.model, out.aft_pool, log_fn) if aft_trains
+                              else brought(job, "aft", out.base))
     if "eval" in job.stages:
         out.eval = evaluated(job, out.model, "trained")
         if job.cfg.eval.include_base:
@@ -143,6 +146,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
         torch.set_num_threads(threads)
     set_seed(job.seed)
     origin = provenance.collect(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), os.environ)
+    origin["imports"] = [imp.as_dict() for imp in job.imports]  # what the researcher brought: where, size, digest
     write_json(job_dir / PROVENANCE_FILE, origin)
     tracker = tracking.start(cfg, job_dir, job.name, group=job_dir.parent.name,
                              extra={"provenance": {k: v for k, v in origin.items() if k != "config"}})
@@ -160,7 +164,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> dict:
     if "eval" in job.stages:
         write_json(job_dir / "metrics.json", record)
     text = summary.render(record, job.store.records, job_dir, job.spec.path, cfg.summary.note, cfg.summary.next,
-                          _results_dir(job_dir), list(job.stages))
+                          _results_dir(job_dir), list(job.stages), [imp.as_dict() for imp in job.imports])
     atomic_write_text(job_dir / summary.SUMMARY_FILE, text)
     print(scrub_text(text), end="")
     return record
@@ -218,7 +222,7 @@ def _run_stages(job: Job, tracker: tracking.Tracker, job_dir: Path) -> dict:
             record.update(_train_stats(stage, arts[stage]))
     if "midtrain" in arts and arts["midtrain"].info.get("documents") is not None:
         record["data/midtrain_documents"] = arts["midtrain"].info["documents"]  # the dose, when one is taken
-    if "aft" in arts:
+    if "aft" in arts and "rows" in arts["aft"].info:
         record["aft_scale"] = arts["aft"].info["rows"]  # a number for aft_scale=all too: the pool's size
     if "eval" not in job.stages:
         return record

@@ -95,6 +95,9 @@ def sweep_plan(cfgs: list[DictConfig]) -> dict:
                 row["priced"] = False
             elif k == "assumes":
                 row["assumes"] += [a for a in v if a not in row["assumes"]]
+            elif k == "imported" and v:
+                row.setdefault("imported", [])
+                row["imported"] += [v] if v not in row["imported"] else []
     totals = {k: sum(r[k] for r in stages.values()) for k in TOTALS}
     totals["priced"] = all(r["priced"] for r in stages.values())
     return {"jobs": len(cfgs), "stages": stages, "totals": totals, "problems": problems,
@@ -128,6 +131,7 @@ def render(p: dict) -> str:
     lines.append(f"estimate (builds only; stored artifacts cost nothing): {t['llm_calls']:,} LLM calls, "
                  f"${t['cost_usd']:.2f}{'' if t['priced'] else ' (some calls have no prices set)'}, "
                  f"{t['gpu_hours']:.3g} GPU-hours")
+    lines += [f"  {stage} imported: {where}" for stage, r in p["stages"].items() for where in r.get("imported", [])]
     lines += [f"  {stage} assumes: {a}" for stage, r in p["stages"].items() for a in r["assumes"]]
     lines += [f"cannot plan job {n}: {why}" for n, why in p["problems"].items()]
     return "\n".join(lines)

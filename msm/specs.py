@@ -7,7 +7,13 @@ errors) so that a typo such as ``wyh:`` fails loudly instead of silently droppin
 and every error names the file and the exact field (``sections[1].rules[3].id``; indices are
 0-based, in file order) so the user can go straight to it.
 
-``python -m msm.specs FILE...`` validates files and prints their size; it exits 1 if any is invalid.
+A spec can also be plain Markdown, as published specs are written (headings, prose, rules as list items that
+start with an id): ``msm.spec_markdown`` reads it into the same fields, so both forms pass the one validation
+below and share one content digest. ``{placeholders}`` (``{model_name}``) are filled from ``spec.vars``.
+
+``python -m msm.specs FILE...`` validates files and prints their size (exit 1 if any is invalid);
+``python -m msm.specs show FILE`` prints what was understood; ``python -m msm.specs convert FILE`` writes
+the structured form for editing.
 """
 
 from __future__ import annotations
@@ -181,19 +187,67 @@ def _read_text(path: Path) -> str:
                                     "save it as UTF-8") from None
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate one spec file; any problem raises SpecError naming the file and field."""
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_spec(path: str | Path, vars: dict | None = None, fill: bool = True) -> Spec:
+    """Read and validate one spec file, structured (YAML front matter) or plain Markdown; any problem raises
+    SpecError naming the file and field. ``{placeholders}`` are filled from ``vars``; one left unfilled is an
+    error naming it, unless ``fill`` is False (``show`` and ``convert`` keep them as written)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, None, "spec file not found")
-    front, body = _split_front_matter(path, _read_text(path))
-    try:
-        data = yaml.safe_load(front)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for 1-based, +1 for '---'
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(path, None, f"YAML syntax error{where}: {problem}") from None
+    text = _read_text(path)
+    if text.lstrip("\ufeff").startswith("---"):
+        front, body = _split_front_matter(path, text.lstrip("\ufeff"))
+        try:
+            data = yaml.safe_load(front)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for 1-based, +1 for '---'
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SpecError(path, None, f"YAML syntax error{where}: {problem}") from None
+    else:
+        from msm.spec_markdown import parse
+
+        data, body = parse(text, path)
+    if fill:
+        data, body = _filled(data, body, dict(vars or {}), path)
+    return _validated(data, body, path)
+
+
+def placeholders(obj) -> set[str]:
+    """The ``{names}`` a spec's fields hold."""
+    if isinstance(obj, str):
+        return set(PLACEHOLDER.findall(obj))
+    if isinstance(obj, dict):
+        return set().union(*(placeholders(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, (list, tuple)):
+        return set().union(*(placeholders(v) for v in obj)) if obj else set()
+    return set()
+
+
+def _filled(data, body: str, vars: dict, path: Path):
+    """``data`` and ``body`` with every ``{name}`` replaced by ``vars[name]``; a name without a value stops here."""
+    missing = sorted(placeholders([data, body]) - set(vars))
+    if missing:
+        raise SpecError(path, None, "unfilled placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
+                        + ": set " + " ".join(f"spec.vars.{m}=..." for m in missing))
+
+    def fill(obj):
+        if isinstance(obj, str):
+            return PLACEHOLDER.sub(lambda m: str(vars[m.group(1)]), obj)
+        if isinstance(obj, dict):
+            return {k: fill(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [fill(v) for v in obj]
+        return obj
+
+    return fill(data), fill(body)
+
+
+def _validated(data, body: str, path: Path) -> Spec:
+    """The one validated model both forms share: every field checked, every problem naming the field."""
     c = _Checker(path)
     if data is None:
         c.fail(None, "front matter is empty")
@@ -263,12 +317,13 @@ def load_spec(path: str | Path) -> Spec:
     return spec
 
 
-def resolve_spec(path: str | Path) -> Spec:
-    """Load the spec a config names (``spec.path``): an absolute path, or a relative one found from the
-    launch folder first and from the repository second, so ``specs/rules.md`` works from anywhere."""
+def resolve_spec(path: str | Path, vars: dict | None = None) -> Spec:
+    """Load the spec a config names (``spec.path``, its placeholders filled from ``spec.vars``): an absolute
+    path, or a relative one found from the launch folder first and from the repository second, so
+    ``specs/rules.md`` works from anywhere."""
     raw = Path(path).expanduser()
     candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw, REPO / raw]
-    return load_spec(next((p for p in candidates if p.is_file()), candidates[0]))
+    return load_spec(next((p for p in candidates if p.is_file()), candidates[0]), vars)
 
 
 def find_spec(name_or_path: str, search_dirs: Sequence[Path]) -> Path:
@@ -294,20 +349,95 @@ def find_spec(name_or_path: str, search_dirs: Sequence[Path]) -> Path:
                     f"no spec found; tried: {', '.join(str(t) for t in tried) or 'nothing (no search dirs)'}")
 
 
+def structured(spec: Spec) -> str:
+    """The spec in the structured form (YAML front matter, then its prose), for editing: it loads back to
+    the same content and the same digest."""
+    rules = lambda s: [{k: v for k, v in (("id", r.id), ("title", r.title), ("text", r.text), ("why", r.why),  # noqa: E731
+                                          ("parent", r.parent)) if v} for r in s.rules]
+    data = {"id": spec.id, "title": spec.title, "summary": spec.summary,
+            **({"evaluation": spec.evaluation} if spec.evaluation else {}),
+            **({"values": list(spec.values)} if spec.values else {}), **({"meta": spec.meta} if spec.meta else {}),
+            "sections": [{"id": s.id, "title": s.title, **({"intro": s.intro} if s.intro else {}), "rules": rules(s)}
+                         for s in spec.sections]}
+    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return f"---\n{front}---\n" + (f"\n{spec.body}\n" if spec.body else "")
+
+
+def describe(spec: Spec, unfilled: set[str] = frozenset()) -> str:
+    """What was understood of a spec: its sections, rule ids with their subrules, and its size."""
+    subrules = sum(1 for r in spec.rules if r.parent)
+    lines = [f"{spec.path}: spec {spec.id!r}, {spec.title!r}",
+             f"summary: {spec.summary}",
+             f"{len(spec.sections)} section(s), {len(spec.rules)} rule(s) ({subrules} subrules), "
+             f"{len(spec.render().split())} words; digest {spec.digest()[:16]}"]
+    if unfilled:
+        lines.append("placeholders: " + ", ".join("{" + p + "}" for p in sorted(unfilled))
+                     + " (a job fills them: " + " ".join(f"spec.vars.{p}=..." for p in sorted(unfilled)) + ")")
+    depth = {}
+    for s in spec.sections:
+        intro = f" (intro: {len(s.intro.split())} words)" if s.intro else ""
+        lines.append(f"  [{s.id}] {s.title}{intro}")
+        for r in s.rules:
+            depth[r.id] = depth.get(r.parent, 0) + 1 if r.parent else 0
+            text = (f"{r.title}: " if r.title else "") + r.text
+            lines.append(f"    {'  ' * depth[r.id]}{r.id:<10} {text[:88]}{'...' if len(text) > 88 else ''}")
+    return "\n".join(lines)
+
+
+def _vars(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --var {pair}: expected NAME=VALUE")
+        out[key] = value
+    return out
+
+
 def _main(argv: list[str]) -> int:
-    if not argv:
-        print("usage: python -m msm.specs SPEC.md [SPEC.md ...]", file=sys.stderr)
-        return 2
+    """``check`` (the default: ``python -m msm.specs FILE...``), ``show FILE`` or ``convert FILE``."""
+    import argparse
+
+    if argv and argv[0] not in ("check", "show", "convert", "-h", "--help"):
+        argv = ["check", *argv]
+    parser = argparse.ArgumentParser(prog="python -m msm.specs", description="Check, show or convert Model Specs "
+                                     "(structured, with YAML front matter, or plain Markdown).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate files; exit 1 if any is invalid")
+    check.add_argument("files", nargs="+")
+    show = sub.add_parser("show", help="print what was understood: sections, rule ids, subrules, words")
+    show.add_argument("file")
+    show.add_argument("--var", action="append", metavar="NAME=VALUE", help="fill a {placeholder}")
+    convert = sub.add_parser("convert", help="write the structured form (YAML front matter) for editing")
+    convert.add_argument("file")
+    convert.add_argument("-o", "--out", type=Path, help="where (default: <file stem>.structured.md beside it)")
+    convert.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    args = parser.parse_args(argv)
     status = 0
-    for arg in argv:
-        try:
-            spec = load_spec(arg)
-        except SpecError as exc:
-            print(f"INVALID {exc}", file=sys.stderr)
-            status = 1
-            continue
-        print(f"ok {arg}: id={spec.id} sections={len(spec.sections)} rules={len(spec.rules)} "
-              f"words={len(spec.render().split())}")
+    try:
+        if args.command == "show":
+            spec = load_spec(args.file, _vars(args.var), fill=bool(args.var))
+            print(describe(spec, placeholders(spec.render()) if not args.var else set()))
+        elif args.command == "convert":
+            spec = load_spec(args.file, fill=False)  # placeholders stay placeholders
+            out = args.out or Path(args.file).with_name(Path(args.file).stem + ".structured.md")
+            if out.exists() and not args.force:
+                raise SpecError(out, None, "exists already: choose another --out, or add --force")
+            out.write_text(structured(spec), encoding="utf-8")
+            print(f"wrote {out} ({len(spec.sections)} sections, {len(spec.rules)} rules; digest {spec.digest()[:16]})")
+        else:
+            for arg in args.files:
+                try:
+                    spec = load_spec(arg, fill=False)
+                except SpecError as exc:
+                    print(f"INVALID {exc}", file=sys.stderr)
+                    status = 1
+                    continue
+                print(f"ok {arg}: id={spec.id} sections={len(spec.sections)} rules={len(spec.rules)} "
+                      f"words={len(spec.render().split())}")
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return status
 
 

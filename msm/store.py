@@ -54,6 +54,34 @@ def files_digest(paths: Iterable[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def content_digest(path: Path, cache_dir: Path | None = None) -> str:
+    """16 hex chars of sha256 over what a file or a folder holds, wherever it is and whatever it is called: a
+    file's bytes; a folder's files (dot-files aside), each as its path inside the folder and its bytes, in
+    order. What a researcher brings (a corpus, an adapter, a checkpoint) is keyed by it, so one changed byte
+    is a new artifact and a moved copy is the same one. With ``cache_dir``, a digest is kept there under the
+    path, size and modification time of what it read, so a 60 GB checkpoint is read once, not once per job."""
+    path = Path(path).expanduser().resolve()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    stamp = hashlib.sha256(_canonical([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]).encode())
+    cached = Path(cache_dir) / f"{stamp.hexdigest()[:32]}.json" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())["digest"]
+    h = hashlib.sha256()
+    for p in files:
+        name = "" if p == path else p.relative_to(path).as_posix()
+        h.update(name.encode() + b"\0")
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    digest = h.hexdigest()[:16]
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_json(cached, {"path": str(path), "digest": digest})
+    return digest
+
+
 def artifact_key(stage: str, settings: Mapping[str, Any], inputs: Mapping[str, str], version: int) -> str:
     """The content address of a stage output: 16 hex chars of sha256 over everything it depends on."""
     payload = _canonical({"stage": stage, "settings": settings, "inputs": dict(inputs), "version": version})

@@ -133,9 +133,11 @@ def _commands(commands: Sequence[str], results_dir: Path) -> list[str]:
 
 
 def render(record: dict, records: Sequence[BuildRecord], job_dir: Path, spec_path: Path, note: str | None,
-           next_commands: Sequence[str], results_dir: Path, stages: Sequence[str] = ("eval",)) -> str:
+           next_commands: Sequence[str], results_dir: Path, stages: Sequence[str] = ("eval",),
+           imports: Sequence[dict] = ()) -> str:
     """The summary's text (see the module docstring); ``next_commands`` may name ``{results}``. A job
-    that stopped before its eval (``stages=``) says so where the results would be."""
+    that stopped before its eval (``stages=``) says so where the results would be; ``imports`` (what the
+    researcher brought: field, location, bytes, digest) are named."""
     target = record.get("target/value") or record.get("target/metric") or "none declared"
     aft = f", {record['aft_scale']} AFT rows" if record.get("aft_scale") is not None else ""
     rows = [
@@ -148,6 +150,8 @@ def render(record: dict, records: Sequence[BuildRecord], job_dir: Path, spec_pat
     results = _results(record) if evaluated else [f"no eval: the job stopped after stages={list(stages)}"]
     rows += [("result" if i == 0 else "", line) for i, line in enumerate(results)]
     rows += [("retention" if i == 0 else "", line) for i, line in enumerate(_retention(record))]
+    rows += [("imported" if i == 0 else "", f"{imp['field']}: {imp['location']} ({imp['bytes']:,} bytes, digest "
+              f"{imp['digest']})") for i, imp in enumerate(imports)]
     rows += [("data" if i == 0 else "", line) for i, line in enumerate(_data(record, job_dir))]
     rows += [("training" if i == 0 else "", line) for i, line in enumerate(_training(record))]
     rows += [("artifacts" if i == 0 else "", line) for i, line in enumerate(_artifacts(records))]

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from msm.config import EvalKind, ModelConfig, schema
 from msm.errors import MsmError
-from msm.job import Job, assemble, resolve_auto, stage_prefix, uses_generator, uses_judge
+from msm.job import Job, assemble, resolve_auto, stage_prefix, trains, uses_generator, uses_judge
 from msm.llm import settings_problems
 from msm.specs import resolve_spec
 from msm.stages.common import plain
@@ -51,12 +51,13 @@ def _checked(cfg: DictConfig) -> tuple[Job | None, list[str]]:
                             "spec.path=path/to/my_spec.md"]
     spec = None
     try:
-        spec = resolve_spec(cfg.spec.path)
+        spec = resolve_spec(cfg.spec.path, dict(cfg.spec.vars))
         cfg = resolve_auto(cfg, spec)
     except MsmError as e:
         out.append(str(e))
     if stages != ["data"]:
         out += model_problems(cfg.model)
+    out += checkpoint_problems(cfg, stages)
     if cfg.generator.backend != "offline" and uses_generator(cfg):
         out += settings_problems(plain(cfg.generator), "generator")
     out += data_problems(cfg, stages)
@@ -84,7 +85,7 @@ def range_problems(cfg: DictConfig) -> list[str]:
          "a positive number of torch threads, or null for the CPUs the job was given")
     for stage in ("midtrain", "aft"):
         s = cfg[stage]
-        if s.method == "none":
+        if not trains(s.method):
             continue
         for key, what in (("batch_size", "at least 1 packed row per step"), ("grad_accum", "at least 1"),
                           ("pad_to_multiple_of", "at least 1 (1: no rounding)"), ("save_steps", "at least 1"),
@@ -205,13 +206,14 @@ def data_problems(cfg: DictConfig, stages: list[str]) -> list[str]:
     """Sizes against the data they draw from; the AFT scale only for a job that trains AFT."""
     out = []
     target = cfg.datagen.documents.target_documents
-    if cfg.midtrain.method != "none" and target <= 0:
+    if trains(cfg.midtrain.method) and cfg.datagen.documents.source is None and target <= 0:
         out.append(f"datagen.documents.target_documents={target}: the corpus would be empty")
-    if cfg.aft.method != "none":
+    if trains(cfg.aft.method):
         rows = cfg.aft_scale.rows
         if rows is not None and rows <= 0:
             out.append(f"aft_scale.rows={rows}: a job trains on at least one AFT row (or aft_scale=all)")
-        elif rows is not None and "aft" in stages and cfg.aft.data != "auto":  # auto: unreadable spec, reported
+        elif rows is not None and "aft" in stages and cfg.aft.data != "auto" and not (
+                cfg.aft.data == "file" and not (cfg.aft.data_path and Path(cfg.aft.data_path).expanduser().exists())):
             size, exact = pool_size(cfg)
             if rows > size:
                 grow = "" if exact else "; or raise datagen.aft.target_rows"
@@ -223,6 +225,75 @@ def data_problems(cfg: DictConfig, stages: list[str]) -> list[str]:
                 out.append(f"datagen.aft.mix_rows={mix.mix_rows} needs datagen.aft.mix_path (a JSONL of chats)")
             elif not Path(mix.mix_path).expanduser().is_file():
                 out.append(f"datagen.aft.mix_path={mix.mix_path}: no such file")
+    return out + import_problems(cfg)
+
+
+def checkpoint_problems(cfg: DictConfig, stages: list[str]) -> list[str]:
+    """A checkpoint a job brings is found and fits: a LoRA adapter's every weight fits a linear layer of the
+    job's base model (an adapter for another base is refused here, naming both), a model folder carries its
+    tokenizer; ``stages=[eval]`` trains nothing; a brought aligned model does not follow a trained MSM."""
+    from msm.job import checkpoint_kind, locate
+
+    out = []
+    for stage in ("midtrain", "aft"):
+        if cfg[stage].method != "adapter":
+            continue
+        field = f"{stage}.adapter"
+        try:
+            where = locate(field, cfg[stage].adapter)
+            kind = checkpoint_kind(where)
+        except MsmError as e:
+            out.append(str(e) if str(e).startswith(field) else f"{field}={cfg[stage].adapter}: {e}")
+            continue
+        if kind == "model":
+            if not any((where / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+                out.append(f"{field}={cfg[stage].adapter}: a model folder without its tokenizer (tokenizer.json); "
+                           "save the tokenizer beside the weights")
+            continue
+        from msm.train.base_models import base_config
+        from msm.train.imported import base_problem
+
+        try:
+            problem = base_problem(where, base_config(cfg.model), cfg.model.name, field)
+        except Exception as e:  # an unreadable adapter or base config: say which, in one line
+            problem = f"{field}={cfg[stage].adapter}: cannot check it against model={cfg.model.name} ({type(e).__name__}: {e})"
+        if problem:
+            out.append(problem)
+    if stages == ["eval"]:
+        out += [f"stages=[eval] trains nothing, but {stage}={cfg[stage].name} would train: bring its checkpoint "
+                f"({stage}=adapter {stage}.adapter=...) or set {stage}=none" for stage in ("midtrain", "aft")
+                if trains(cfg[stage].method)]
+    if cfg.aft.method == "adapter" and trains(cfg.midtrain.method):
+        out.append(f"aft=adapter brings the aligned model whole, on the base model: midtrain={cfg.midtrain.name} would "
+                   "train an MSM it never uses; set midtrain=none (AFT only) or midtrain=adapter (its MSM checkpoint)")
+    return out
+
+
+def import_problems(cfg: DictConfig) -> list[str]:
+    """What a job brings can be read: the corpus has rows with its text field, the demonstrations are chats.
+    Only the first row is read here; a bad row further in stops the data stage, naming it."""
+    from msm.data import imports
+
+    out = []
+    docs = cfg.datagen.documents
+    if trains(cfg.midtrain.method) and docs.source is not None:
+        try:
+            fields = imports.columns(docs.source)
+            if docs.text_field not in fields:
+                out.append(f"datagen.documents.source={docs.source}: its rows have no {docs.text_field!r} field "
+                           f"(they have {fields[:8]}); set datagen.documents.text_field")
+        except MsmError as e:
+            out.append(f"datagen.documents.source: {e}")
+    if trains(cfg.aft.method) and cfg.aft.data == "file":
+        if not cfg.aft.data_path:
+            out.append("aft.data=file needs aft.data_path: a JSONL, Parquet or save_to_disk folder of chats (messages)")
+        else:
+            try:
+                if "messages" not in imports.columns(cfg.aft.data_path):
+                    out.append(f"aft.data_path={cfg.aft.data_path}: its rows have no 'messages' field (a chat: "
+                               "[{'role': 'user', 'content': ...}, {'role': 'assistant', 'content': ...}])")
+            except MsmError as e:
+                out.append(f"aft.data_path: {e}")
     return out
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from msm.errors import EmptyDatasetError, MsmError
-from msm.job import Job
+from msm.job import Job, trains
 from msm.jsonl import count_lines, read_jsonl, write_jsonl
 from msm.specs import Spec
 from msm.stages.common import llm_client, llm_identity, plain
@@ -32,8 +32,11 @@ POOL = {CORPUS: "pool.jsonl"}
 
 
 def documents(job: Job) -> Build:
-    """The spec's document corpus: templated offline, or written by the LLM generator."""
+    """The spec's document corpus: templated offline, written by the LLM generator, or brought by the
+    researcher (``datagen.documents.source``)."""
     cfg, spec = job.cfg, job.spec
+    if cfg.datagen.documents.source is not None:
+        return _imported_documents(job)
     target = cfg.datagen.documents.target_documents
     inputs = {"spec": spec.digest()}
 
@@ -74,8 +77,11 @@ def documents(job: Job) -> Build:
 
 def aft_pool(job: Job) -> Build:
     """The demonstrations a job draws its ``aft_scale`` rows from: the fixed cheese chats, the value eval's
-    controls (msm.data.controls), or generated from the spec (templated offline, or by the LLM generator)."""
+    controls (msm.data.controls), rows the researcher brought (``aft.data=file``), or generated from the spec
+    (templated offline, or by the LLM generator)."""
     cfg, spec = job.cfg, job.spec
+    if cfg.aft.data == "file":
+        return _imported_pool(job)
     if cfg.aft.data == "cheese":
         from msm.data import cheese
 
@@ -133,6 +139,45 @@ def aft_pool(job: Job) -> Build:
         return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": health}
 
     return Build("aft_pool", settings, inputs, aftgen.VERSION, build, POOL)
+
+
+def _imported_documents(job: Job) -> Build:
+    """A corpus the researcher brought, as the documents artifact: keyed by its content (never by where it
+    lies), no spec and no generator in its key, since nothing was written from them. Its corpus-health report
+    (and overlap with msm's eval prompts) is made as for a generated corpus; rule coverage is left out, as the
+    corpus was not written from this job's spec."""
+    from msm.data import imports
+
+    imp, field = job.imported("datagen.documents.source"), job.cfg.datagen.documents.text_field
+    settings = {"source": "import", "digest": imp.digest, "text_field": field}
+
+    def build(work: Path) -> dict:
+        docs, counts = imports.documents(imp.location, field)
+        write_jsonl(work / DOCUMENTS[CORPUS], docs)
+        log.info("imported %d documents from %s (%d empty rows left out, %d duplicate rows kept)",
+                 len(docs), imp.location, counts["empty"], counts["duplicates"])
+        return {**counts, "n_documents": len(docs), "approx_tokens": counts["chars"] // 4, "imported": imp.as_dict(),
+                "corpus_health": _health(docs, None)}
+
+    return Build("documents", settings, {}, imports.VERSION, build, DOCUMENTS)
+
+
+def _imported_pool(job: Job) -> Build:
+    """Demonstrations the researcher brought (``aft.data=file``), as the AFT pool: keyed by their content. The
+    no-CoT twin is made at AFT time by stripping each ``<think>`` block; rows without one are counted."""
+    from msm.data import imports
+
+    imp = job.imported("aft.data_path")
+    settings = {"source": "import", "digest": imp.digest}
+
+    def build(work: Path) -> dict:
+        rows, counts = imports.demonstrations(imp.location)
+        write_jsonl(work / POOL[CORPUS], rows)
+        log.info("imported %d demonstrations from %s (%d without a <think> block, %d duplicate rows kept)",
+                 len(rows), imp.location, counts["without_think"], counts["duplicates"])
+        return {**counts, "imported": imp.as_dict(), "corpus_health": _health(rows, None)}
+
+    return Build("aft_pool", settings, {}, imports.VERSION, build, POOL)
 
 
 def _health(rows: list[dict], spec: Spec | None, truncated: int | None = None, written: int | None = None) -> dict:
@@ -194,6 +239,10 @@ def pool_size(cfg: DictConfig) -> tuple[int, bool]:
         from msm.data import controls
 
         return len(controls.control_chats(str(cfg.aft.data), cfg.data.seed)), True
+    if cfg.aft.data == "file":
+        from msm.data import imports
+
+        return imports.count(cfg.aft.data_path), True
     return int(cfg.datagen.aft.target_rows), False
 
 
@@ -203,13 +252,13 @@ def preview(job: Job) -> dict:
     client = llm_client(cfg)
     out = {}
     with tempfile.TemporaryDirectory(prefix="msm-preview-") as tmp:
-        if cfg.midtrain.method != "none":
+        if trains(cfg.midtrain.method) and cfg.datagen.documents.source is None:
             from msm.data import docgen
 
             out["documents"] = docgen.generate_documents(
                 spec, client, cfg.datagen.documents, Path(tmp) / "documents", seed=cfg.data.seed,
                 temperature=cfg.generator.temperature, preview=True)
-        if cfg.aft.method != "none" and cfg.aft.data == "generated":
+        if trains(cfg.aft.method) and cfg.aft.data == "generated":
             from msm.data import aftgen
 
             out["aft_pool"] = aftgen.generate_aft_pool(

@@ -41,6 +41,7 @@ class Estimate:
     priced: bool = True  # False: calls are made but no prices are configured, so cost_usd is unknown (0)
     compute_tokens: int = 0  # tokens the accelerator trains on, or generates (eval)
     gpu_hours: float | None = None
+    imported: str | None = None  # what was brought in its place (a corpus, demonstrations): read, not made
     assumes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -51,6 +52,10 @@ def estimate(b: Build, job: Job, inputs: dict[str, Build]) -> Estimate:
     """The cost of building ``b`` (one stage of ``job``); ``inputs``: the job's other builds by stage, whose
     artifacts, when already in the store, give real corpus sizes."""
     cfg, spec = job.cfg, job.spec
+    if b.settings.get("source") == "import":
+        imp = next(i for i in job.imports if i.digest == b.settings["digest"])
+        return Estimate(imported=f"{imp.location} ({imp.size:,} bytes, digest {imp.digest})",
+                        assumes=[f"imported from {imp.field}: read as it is, nothing generated"])
     if b.stage == "documents" and cfg.generator.backend != "offline":
         return _docgen(cfg, spec)
     if b.stage == "aft_pool" and cfg.aft.data == AftData.generated and cfg.generator.backend != "offline":

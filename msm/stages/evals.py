@@ -159,7 +159,7 @@ def contamination(job: Job, docs: Artifact | None, aft: Artifact | None):
 
     training = {
         "documents": read_jsonl(docs.file(CORPUS)) if docs else [],
-        "aft": read_jsonl(aft.file(ROWS)) if aft else [],
+        "aft": read_jsonl(aft.file(ROWS)) if aft and ROWS in aft.publishes else [],  # a brought model has none
     }
     return check(training, grid_prompt_texts(job.cfg.eval.grid), n=job.cfg.eval.contamination_n,
                  ignore=[r.text for r in job.spec.rules])

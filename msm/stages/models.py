@@ -80,6 +80,26 @@ def _trained(store: Store, b: Build, parent: ModelRef, method: TrainMethod) -> M
     return ModelRef(parent.base, folder, b.ref) if method == TrainMethod.lora else ModelRef(folder, None, b.ref)
 
 
+def brought(job: Job, stage: str, base: ModelRef) -> tuple[ModelRef, Build]:
+    """A checkpoint the job brings (``<stage>=adapter <stage>.adapter=...``) as the stage's artifact: copied into
+    the store (hard links where the filesystem allows), keyed by its content, a LoRA adapter sitting on the
+    job's base model (which preflight checked it fits) or a whole model standing alone."""
+    from msm.train import imported
+
+    imp = job.imported(f"{stage}.adapter")
+    lora = imp.kind == "lora_adapter"
+    weights = "adapter" if lora else "model"
+    settings = {"source": "import", "digest": imp.digest, "kind": imp.kind}
+
+    def build(work: Path) -> dict:
+        imported.copy_checkpoint(Path(imp.location), work / weights)
+        return {"imported": imp.as_dict(), "kind": imp.kind}
+
+    b = Build(stage, settings, {"model": base.key} if lora else {}, imported.VERSION, build, {WEIGHTS: weights})
+    folder = str(job.store.output(b, WEIGHTS))
+    return (ModelRef(base.base, folder, b.ref) if lora else ModelRef(folder, None, b.ref)), b
+
+
 def midtrained(job: Job, base: ModelRef, docs: Build, log: LogFn) -> tuple[ModelRef, Build]:
     """MSM: next-token loss over the spec's documents (or a dose of them), on top of the base model."""
     from msm.data.transforms import dose, versions

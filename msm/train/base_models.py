@@ -77,6 +77,30 @@ def arch_problems(arch: TinyArch) -> list[str]:
     return problems
 
 
+def tiny_config(arch: TinyArch, eos_id: int | None = None):
+    """The tiny model's ``LlamaConfig`` (its shape; the token ids come from the tokenizer built beside it)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=arch.vocab_size, hidden_size=arch.hidden_size,
+                       intermediate_size=arch.intermediate_size, num_hidden_layers=arch.num_layers,
+                       num_attention_heads=arch.num_heads, num_key_value_heads=arch.num_heads,
+                       max_position_embeddings=4096, bos_token_id=None, eos_token_id=eos_id, pad_token_id=eos_id,
+                       tie_word_embeddings=False)
+
+
+def base_config(model_cfg):
+    """The config of a job's base model, read without building or loading it: the tiny model's from its
+    shape, SmolLM2's from the header of its GGUF file, any other from its folder or the local hub cache."""
+    from transformers import AutoConfig
+
+    if model_cfg.source == "tiny":
+        return tiny_config(TinyArch(**{k: model_cfg.arch[k] for k in model_cfg.arch}))
+    if model_cfg.source == "smollm2_gguf":
+        gguf = find_smollm2_gguf()
+        return AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    return AutoConfig.from_pretrained(str(model_cfg.name_or_path))
+
+
 def build_tiny_model(out_dir: Path, arch: TinyArch, seed: int = 0) -> None:
     """Write a random-init ``LlamaForCausalLM`` and its tokenizer into ``out_dir``.
 
@@ -86,7 +110,7 @@ def build_tiny_model(out_dir: Path, arch: TinyArch, seed: int = 0) -> None:
     (the tokenizer may come out smaller when the corpus runs out of merges; the extra rows are unused).
     Generation stops at ``<|im_end|>`` or ``<|endoftext|>``. Deterministic in (arch, seed).
     """
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import GenerationConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     problems = arch_problems(arch)
     if problems:
@@ -107,19 +131,7 @@ def build_tiny_model(out_dir: Path, arch: TinyArch, seed: int = 0) -> None:
     )
     tokenizer.chat_template = read_chat_template("chatml")
 
-    config = LlamaConfig(
-        vocab_size=arch.vocab_size,
-        hidden_size=arch.hidden_size,
-        intermediate_size=arch.intermediate_size,
-        num_hidden_layers=arch.num_layers,
-        num_attention_heads=arch.num_heads,
-        num_key_value_heads=arch.num_heads,
-        max_position_embeddings=4096,
-        bos_token_id=None,
-        eos_token_id=eos_id,
-        pad_token_id=eos_id,
-        tie_word_embeddings=False,
-    )
+    config = tiny_config(arch, eos_id=eos_id)
     # Seed only what initialisation needs, and restore the global RNG afterwards.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

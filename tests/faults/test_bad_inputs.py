@@ -43,7 +43,7 @@ CASES = [
     (["+midtrain.lrr=1"], "midtrain.lrr"), (["+foo=1"], "foo"), (["+eval.maxitems=3"], "eval.maxitems"),
     (["spec=file"], "spec.path"), (["spec=file", "spec.path=/nonexistent/spec.md"], "/nonexistent/spec.md"),
     (["spec=file", "spec.path={binary.md}"], "binary.md"), (["spec=file", "spec.path={latin1.md}"], "UTF-8"),
-    (["spec=file", "spec.path={nofront.md}"], "front matter"), (["spec=file", "spec.path={unclosed.md}"], "front matter"),
+    (["spec=file", "spec.path={nofront.md}"], "no rules found"), (["spec=file", "spec.path={unclosed.md}"], "front matter"),
     (["spec=file", "spec.path={badyaml.md}"], "YAML"),
     (["paths.store=/proc/no/store"], "paths.store"), (["paths.store={a_file}/store"], "paths.store"),
     (["generator=openai", f"generator.api_key_env={KEY}"], "generator.api_key_env"),

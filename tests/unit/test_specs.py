@@ -152,7 +152,7 @@ def _delete(path):
 
 BAD = [  # (case, file content or None for a missing file, field, message fragment)
     ("missing_file", None, None, "not found"),
-    ("no_front_matter", "# Just markdown\n", None, "no YAML front matter"),
+    ("plain_without_rules", "# Just markdown\n", None, "no rules found"),  # no front matter: read as a plain spec
     ("unterminated", "---\nid: demo\ntitle: Demo\n", None, "unterminated front matter"),
     ("yaml_syntax", "---\nid: demo\ntitle: [unclosed\nsummary: x\n---\n", None, "YAML syntax error at line"),
     ("empty_front", "---\n---\nbody\n", None, "front matter is empty"),
