@@ -7,7 +7,9 @@ had its configurations merged by the analysis. :func:`resolve` makes the :class:
 
 - the spec, loaded and validated once (everything later takes ``job.spec``);
 - the choices a job leaves to its spec (``eval=auto``, ``aft.data=auto``) made concrete in ``job.cfg``;
-- the stages it runs (a prefix of data, midtrain, aft, eval), its arm, and the store it builds in;
+- the stages it runs (a prefix of data, midtrain, aft, eval, or eval alone), its arm, and the store it builds in;
+- what it brings (a corpus, demonstrations, a checkpoint), located and read for its content digest once
+  (:class:`Imported`): what is built from it is keyed by that digest, never by where it lies;
 - its identity: the whole science-bearing configuration, flat (``{"midtrain.lr": 1e-4, ...}``), without
   what the job never reads (a baseline's learning rates, the judge of a log-probability eval, the generator
   of a job that generates nothing). Two jobs measure the same thing exactly when their identities are
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +157,6 @@ def locate(field: str, value) -> Path:
         if not path.exists():
             raise MsmError(f"{field}={value}: no such file or folder")
         return path.resolve()
-    import os
-
     from huggingface_hub import snapshot_download
 
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")

@@ -21,7 +21,7 @@ from msm.job import resolve
 from msm.paths import CONF_DIR
 from msm.plan import render, sweep_plan
 from msm.stages import checks
-from msm.store import Store, content_digest
+from msm.store import content_digest
 
 register_configs()
 TEXTS = ["The assistant accepts being paused.", "", "It never hides its logs.", "The assistant accepts being paused.",
@@ -114,7 +114,7 @@ def test_imported_demonstrations_make_the_aft_pool_and_the_plan_says_imported(tm
     job = resolve(cfg)
     assert pipeline.plan(job).aft_pool.settings == {"source": "import", "digest": content_digest(demos)}
     assert checks.problems(_cfg(tmp_path, "aft.data=file", f"aft.data_path={demos}", "aft_scale.rows=9")) == [
-        f"aft_scale.rows=9: the AFT pool (aft.data=file) holds only 5 rows: lower aft_scale"]
+        "aft_scale.rows=9: the AFT pool (aft.data=file) holds only 5 rows: lower aft_scale"]
     p = sweep_plan([cfg])
     assert p["stages"]["aft_pool"]["imported"] == [f"{demos} ({demos.stat().st_size:,} bytes, digest "
                                                    f"{content_digest(demos)})"]
