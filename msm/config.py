@@ -6,7 +6,7 @@ a value outside a closed set fails at composition with Hydra's own message, befo
 
     Key 'learning_rate' not in 'MidtrainConfig'
     Value 'abc' of type 'str' could not be converted to Integer
-    Invalid value 'lorra', expected one of [none, lora, full]      (full_key: midtrain.method)
+    Invalid value 'lorra', expected one of [none, lora, full, adapter]      (full_key: midtrain.method)
 
 Every field with a fixed set of values is one of the ``Choice`` enums below. Their members are
 ``str`` subclasses named by their own values, so ``cfg.midtrain.method == "lora"`` reads as it looks,

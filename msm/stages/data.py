@@ -56,7 +56,8 @@ def documents(job: Job) -> Build:
 
     from msm.data import docgen
 
-    settings = {"generator": llm_identity(cfg), "docgen": plain(cfg.datagen.documents),
+    writing = {k: v for k, v in plain(cfg.datagen.documents).items() if k not in ("source", "text_field")}
+    settings = {"generator": llm_identity(cfg), "docgen": writing,
                 "prompts": docgen.prompts_digest(), "data_seed": cfg.data.seed}
 
     def build(work: Path) -> dict:

@@ -69,8 +69,9 @@ def _train_settings(stage_cfg) -> dict:
         del settings["processes"]
     if settings.get("sharding") == "none":
         del settings["sharding"]
-    if "max_tokens" in settings and settings["max_tokens"] is None:
-        del settings["max_tokens"]
+    for added in ("max_tokens", "adapter", "data_path"):  # newer than the keys they would change: only when set
+        if added in settings and settings[added] is None:
+            del settings[added]
     return settings
 
 
@@ -84,11 +85,11 @@ def brought(job: Job, stage: str, base: ModelRef) -> tuple[ModelRef, Build]:
     """A checkpoint the job brings (``<stage>=adapter <stage>.adapter=...``) as the stage's artifact: copied into
     the store (hard links where the filesystem allows), keyed by its content, a LoRA adapter sitting on the
     job's base model (which preflight checked it fits) or a whole model standing alone."""
-    from msm.train import imported
+    from msm.train import imported, recipes
 
     imp = job.imported(f"{stage}.adapter")
     lora = imp.kind == "lora_adapter"
-    weights = "adapter" if lora else "model"
+    weights = recipes.weights_folder(TrainMethod.lora if lora else TrainMethod.full)
     settings = {"source": "import", "digest": imp.digest, "kind": imp.kind}
 
     def build(work: Path) -> dict:

@@ -18,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from msm import pipeline
 from msm.config import register_configs
 from msm.paths import CONF_DIR
+from msm.specs import load_spec
 from msm.stages.checks import PreflightError
 from msm.store import content_digest
 
@@ -94,7 +95,9 @@ def test_a_plain_markdown_spec_trains_end_to_end(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     record = read_json(tmp_path / "job" / "metrics.json")
     assert record["spec"] == "agent_rules" and record["arm"] == "msm_aft"
-    assert record["health/documents/rules_discussed"] == 8  # SP1, SP1.1, SP2, SP2.a, SP2.b, GP1, GP2 and more
+    rules = [r.id for r in load_spec(spec, {"model_name": "Aria", "provider_name": "Northwind"}).rules]
+    assert rules == ["SP1", "SP1.1", "SP2", "SP2.a", "SP2.b", "GP1", "GP2"]
+    assert record["health/documents/rules_discussed"] == len(rules)  # the corpus was written from every rule
     missing = run_train(["spec=file", f"spec.path={spec}", *SIZES, f"paths.store={tmp_path / 'store'}",
                          f"hydra.run.dir={tmp_path / 'job2'}"])
     assert missing.returncode == 1 and "unfilled placeholder(s) {model_name}, {provider_name}" in missing.stderr
@@ -140,7 +143,7 @@ def test_an_imported_corpus_and_demonstrations_run_through_the_remaining_stages(
 def test_an_imported_adapter_is_where_aft_starts(root, tiny_model_dir):
     adapter = lora_adapter(tiny_model_dir, root / "released_msm_adapter")
     out = job(root, "from_adapter", "midtrain=adapter", f"midtrain.adapter={adapter}", "aft.lora.r=16")
-    assert built(out)[:3] == ["aft_pool", "base_model", "midtrain"] and "documents" not in built(out)
+    assert {"midtrain", "aft"} <= set(built(out)) and "documents" not in built(out)  # brought, not trained
     aft_key = next(a["key"] for a in read_json(out / "artifacts.json") if a["stage"] == "aft")
     trained = lora_weights(root / "store" / "aft" / aft_key / "adapter")
     given = lora_weights(adapter)
@@ -156,7 +159,8 @@ def test_an_imported_adapter_is_where_aft_starts(root, tiny_model_dir):
 def test_an_imported_adapter_or_model_is_evaluated_alone(root, tiny_model_dir):
     adapter = root / "released_msm_adapter"
     alone = job(root, "adapter_alone", "midtrain=adapter", f"midtrain.adapter={adapter}", "aft=none", "stages=[eval]")
-    assert built(alone) == ["base_model", "midtrain", "eval", "eval"] and (alone / "metrics.json").is_file()
+    assert [a["stage"] for a in read_json(alone / "artifacts.json")] == ["base_model", "midtrain", "eval", "eval"]
+    assert (alone / "metrics.json").is_file()  # no data, no training: the brought adapter, evaluated
     model = job(root, "model_alone", "midtrain=none", "aft=adapter", f"aft.adapter={tiny_model_dir}", "stages=[eval]")
     assert "aft" in built(model) and read_json(model / "metrics.json")["arm"] == "aft_only"
 
@@ -174,5 +178,5 @@ def test_an_adapter_for_another_base_is_refused_before_any_stage(root, tmp_path)
     with pytest.raises(PreflightError) as err:
         pipeline.run(cfg, output_dir=tmp_path / "job")
     assert f"midtrain.adapter={adapter} was trained on {other}" in str(err.value)
-    assert "(32 -> 32), not on model=tiny (64 -> 64)" in str(err.value)
+    assert "self_attn.q_proj: 32 -> 32), not on model=tiny (64 -> 64)" in str(err.value)
     assert not store.exists() or not any(p.name != ".digests" for p in store.iterdir())  # no stage touched

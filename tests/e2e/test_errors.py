@@ -85,10 +85,10 @@ def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, samp
 
 
 @pytest.mark.parametrize("typo, field, allowed", [
-    ("midtrain.method=lorra", "midtrain.method", "[none, lora, full]"),
+    ("midtrain.method=lorra", "midtrain.method", "[none, lora, full, adapter]"),
     ("eval.sampler=vlm", "eval.sampler", "[hf, openai, vllm]"),
     ("generator.backend=opnai", "generator.backend", "[offline, openai, anthropic, hf]"),
-    ("aft.data=genrated", "aft.data", "[auto, cheese, generated, value_choices, value_choices_shuffled]"),
+    ("aft.data=genrated", "aft.data", "[auto, cheese, generated, value_choices, value_choices_shuffled, file]"),
 ])
 def test_a_typo_in_a_closed_set_fails_at_compose_and_touches_nothing(tmp_path, typo, field, allowed):
     store = tmp_path / "store"

@@ -102,8 +102,13 @@ def test_a_data_only_job_needs_no_model():
 
 
 def test_stages_must_be_a_prefix():
-    [line] = problems("stages=[eval]")
+    [line] = problems("stages=[aft,eval]")
     assert "prefix" in line
+    # [eval] alone evaluates what a job brings; a stage that would train is named (issue: bring your own)
+    assert problems("model=tiny", "stages=[eval]") == [
+        f"stages=[eval] trains nothing, but {s}={o} would train: bring its checkpoint ({s}=adapter {s}.adapter=...) "
+        f"or set {s}=none" for s, o in (("midtrain", "lora"), ("aft", "cot"))]
+    assert problems("model=tiny", "stages=[eval]", "midtrain=none", "aft=none") == []  # the untrained model
 
 
 def test_a_key_the_schema_does_not_know_is_refused_with_a_suggestion():

@@ -125,9 +125,9 @@ def test_seed_range_mistakes(argv, message):
 
 
 @pytest.mark.parametrize("override, allowed", [
-    ("midtrain.method=lorra", "[none, lora, full]"),
-    ("aft.method=loraa", "[none, lora, full]"),
-    ("aft.data=genrated", "[auto, cheese, generated, value_choices, value_choices_shuffled]"),
+    ("midtrain.method=lorra", "[none, lora, full, adapter]"),
+    ("aft.method=loraa", "[none, lora, full, adapter]"),
+    ("aft.data=genrated", "[auto, cheese, generated, value_choices, value_choices_shuffled, file]"),
     ("eval.sampler=vlm", "[hf, openai, vllm]"),
     ("eval.kind=agentik", "[auto, cheese, agentic]"),
     ("eval.precision=bf32", "[auto, bf16, fp32]"),

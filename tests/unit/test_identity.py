@@ -7,6 +7,8 @@ Jobs are composed exactly as ``train.py`` composes them; nothing is built (milli
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
@@ -25,10 +27,12 @@ AGENTIC = ["experiment=agentic_smoke", "judge=openai", "judge.base_url=http://lo
 
 
 def leaves(node: DictConfig, prefix: str = "") -> list[str]:
+    """Every field of the schema; an open mapping (``spec.vars``) is one field."""
     out = []
     for key in node.keys():
         child = node._get_node(key)
-        out += leaves(child, f"{prefix}{key}.") if isinstance(child, DictConfig) else [f"{prefix}{key}"]
+        nested = isinstance(child, DictConfig) and is_dataclass(OmegaConf.get_type(child))
+        out += leaves(child, f"{prefix}{key}.") if nested else [f"{prefix}{key}"]
     return out
 
 

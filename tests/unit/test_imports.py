@@ -131,3 +131,12 @@ def test_what_a_job_brings_is_checked_before_anything_runs(tmp_path, corpora, ov
     names = {"missing": tmp_path / "nope.jsonl", "corpus": corpora["jsonl"]}
     found = checks.problems(_cfg(tmp_path, *(o.format(**names) for o in overrides)))
     assert any(problem.format(**names) in line for line in found), found
+
+
+def test_the_fields_for_bringing_data_leave_every_other_key_as_it_was(tmp_path):
+    """Keys are content addresses of what users have already built: the new fields enter a key only when set."""
+    plan = pipeline.plan(resolve(_cfg(tmp_path, "generator=openai", "generator.base_url=http://localhost:1/v1",
+                                      "aft.data=generated")))
+    assert not {"max_tokens", "adapter", "data_path"} & set(plan.midtrain.settings["midtrain"])
+    assert not {"adapter", "data_path"} & set(plan.aft.settings["aft"])
+    assert not {"source", "text_field"} & set(plan.documents.settings["docgen"])
