@@ -35,7 +35,7 @@ from msm.paths import REPO
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # spec and section ids: usable in file names and configs
 RULE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # rule ids: "V1", "SP2.3", "gp-1"
 SPEC_KEYS = {"id": True, "title": True, "summary": True, "evaluation": False, "values": False, "meta": False,
-             "sections": True}
+             "placeholders": False, "sections": True}
 EVALUATIONS = tuple(k.value for k in EvalKind if k != EvalKind.auto)
 SECTION_KEYS = {"id": True, "title": True, "intro": False, "rules": True}
 RULE_KEYS = {"id": True, "title": False, "text": True, "why": False, "parent": False}
@@ -72,6 +72,7 @@ class Spec:
     meta: dict
     evaluation: str | None = None  # the eval the spec is for (cheese | agentic): eval=auto runs it
     values: tuple[str, ...] = ()  # the value(s) it instils: value-generalization items measure them
+    placeholders: tuple[str, ...] = ()  # the {names} spec.vars fills (not part of the digest: the filled text is)
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -187,18 +188,21 @@ def _read_text(path: Path) -> str:
                                     "save it as UTF-8") from None
 
 
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")  # {name}, not {{name}}
 
 
 def load_spec(path: str | Path, vars: dict | None = None, fill: bool = True) -> Spec:
     """Read and validate one spec file, structured (YAML front matter) or plain Markdown; any problem raises
-    SpecError naming the file and field. ``{placeholders}`` are filled from ``vars``; one left unfilled is an
-    error naming it, unless ``fill`` is False (``show`` and ``convert`` keep them as written)."""
+    SpecError naming the file and field. ``{placeholders}`` are filled from ``vars``, one left unfilled an error
+    naming it, unless ``fill`` is False (``show`` and ``convert`` keep them as written). In a plain spec every
+    ``{name}`` is a placeholder (``{{name}}`` is a literal ``{name}``); a structured one declares its own
+    (``placeholders: [model_name]``), so any other braces in it are text."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, None, "spec file not found")
     text = _read_text(path)
-    if text.lstrip("\ufeff").startswith("---"):
+    plain = not text.lstrip("\ufeff").startswith("---")
+    if not plain:
         front, body = _split_front_matter(path, text.lstrip("\ufeff"))
         try:
             data = yaml.safe_load(front)
@@ -211,8 +215,16 @@ def load_spec(path: str | Path, vars: dict | None = None, fill: bool = True) -> 
         from msm.spec_markdown import parse
 
         data, body = parse(text, path)
-    if fill:
-        data, body = _filled(data, body, dict(vars or {}), path)
+        data["placeholders"] = sorted(placeholders([data, body]))
+    if isinstance(data, dict) and data.get("placeholders"):
+        declared = data["placeholders"]
+        if not isinstance(declared, list) or not all(isinstance(n, str) and PLACEHOLDER.fullmatch("{" + n + "}")
+                                                     for n in declared):
+            raise SpecError(path, "placeholders", f"must be a list of names (like [model_name]), got {declared!r}")
+        if fill:
+            data, body = _filled(data, body, set(declared), dict(vars or {}), path)
+    if plain:  # {{...}} was a literal brace
+        data, body = _unescaped(data), _unescaped(body)
     return _validated(data, body, path)
 
 
@@ -221,29 +233,38 @@ def placeholders(obj) -> set[str]:
     if isinstance(obj, str):
         return set(PLACEHOLDER.findall(obj))
     if isinstance(obj, dict):
-        return set().union(*(placeholders(v) for v in obj.values())) if obj else set()
+        return set().union(*(placeholders(v) for k, v in obj.items() if k != "placeholders")) if obj else set()
     if isinstance(obj, (list, tuple)):
         return set().union(*(placeholders(v) for v in obj)) if obj else set()
     return set()
 
 
-def _filled(data, body: str, vars: dict, path: Path):
-    """``data`` and ``body`` with every ``{name}`` replaced by ``vars[name]``; a name without a value stops here."""
-    missing = sorted(placeholders([data, body]) - set(vars))
+def _mapped(obj, fn):
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, dict):
+        return {k: (v if k == "placeholders" else _mapped(v, fn)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_mapped(v, fn) for v in obj]
+    return obj
+
+
+def _filled(data, body: str, names: set[str], vars: dict, path: Path):
+    """``data`` and ``body`` with every ``{name}`` of ``names`` replaced by ``vars[name]``; a placeholder without a
+    value stops here, named."""
+    missing = sorted((placeholders([data, body]) & names) - set(vars))
     if missing:
         raise SpecError(path, None, "unfilled placeholder(s) " + ", ".join("{" + m + "}" for m in missing)
                         + ": set " + " ".join(f"spec.vars.{m}=..." for m in missing))
 
-    def fill(obj):
-        if isinstance(obj, str):
-            return PLACEHOLDER.sub(lambda m: str(vars[m.group(1)]), obj)
-        if isinstance(obj, dict):
-            return {k: fill(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [fill(v) for v in obj]
-        return obj
+    def fill(text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: str(vars[m.group(1)]) if m.group(1) in names else m.group(0), text)
 
-    return fill(data), fill(body)
+    return _mapped(data, fill), _mapped(body, fill)
+
+
+def _unescaped(obj):
+    return _mapped(obj, lambda text: text.replace("{{", "{").replace("}}", "}"))
 
 
 def _validated(data, body: str, path: Path) -> Spec:
@@ -300,7 +321,8 @@ def _validated(data, body: str, path: Path) -> Spec:
                                 rules=tuple(rules)))
 
     spec = Spec(id=spec_id, title=title, summary=summary, body=body, path=path,
-                sections=tuple(sections), meta=dict(meta), evaluation=evaluation, values=values)
+                sections=tuple(sections), meta=dict(meta), evaluation=evaluation, values=values,
+                placeholders=tuple(data.get("placeholders") or ()))
     parents = {r.id: r.parent for r in spec.rules}
     for r in spec.rules:
         if r.parent is None:
@@ -357,6 +379,7 @@ def structured(spec: Spec) -> str:
     data = {"id": spec.id, "title": spec.title, "summary": spec.summary,
             **({"evaluation": spec.evaluation} if spec.evaluation else {}),
             **({"values": list(spec.values)} if spec.values else {}), **({"meta": spec.meta} if spec.meta else {}),
+            **({"placeholders": list(spec.placeholders)} if spec.placeholders else {}),
             "sections": [{"id": s.id, "title": s.title, **({"intro": s.intro} if s.intro else {}), "rules": rules(s)}
                          for s in spec.sections]}
     front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
@@ -417,7 +440,7 @@ def _main(argv: list[str]) -> int:
     try:
         if args.command == "show":
             spec = load_spec(args.file, _vars(args.var), fill=bool(args.var))
-            print(describe(spec, placeholders(spec.render()) if not args.var else set()))
+            print(describe(spec, set(spec.placeholders) if not args.var else set()))
         elif args.command == "convert":
             spec = load_spec(args.file, fill=False)  # placeholders stay placeholders
             out = args.out or Path(args.file).with_name(Path(args.file).stem + ".structured.md")

@@ -37,8 +37,11 @@ def test_seed_range_without_multirun(tmp_path):
 
 
 def test_stages_must_be_a_prefix(tmp_path):
-    out = run_train(["stages=[eval]", *TINY, f"paths.store={tmp_path}/store", f"hydra.run.dir={tmp_path}/run"])
+    out = run_train(["stages=[midtrain,eval]", *TINY, f"paths.store={tmp_path}/store", f"hydra.run.dir={tmp_path}/run"])
     assert out.returncode == 1 and "prefix" in out.stderr
+    # [eval] alone evaluates what a job brings: a stage that would train is refused, named, before anything runs
+    out = run_train(["stages=[eval]", *TINY, f"paths.store={tmp_path}/store", f"hydra.run.dir={tmp_path}/run2"])
+    assert out.returncode == 1 and "stages=[eval] trains nothing, but midtrain=lora would train" in out.stderr
 
 
 def test_empty_corpus(tmp_path):

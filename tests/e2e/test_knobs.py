@@ -40,7 +40,7 @@ def knob_jobs(tmp_path_factory):
     reads, first_reads = [], []
     real = specs.load_spec
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(specs, "load_spec", lambda path: reads.append(path) or real(path))
+        mp.setattr(specs, "load_spec", lambda path, *a, **k: reads.append(path) or real(path, *a, **k))
         for i, override in enumerate([None, *KNOBS]):
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
                 overrides = [*SIZES, f"paths.store={root / 'store'}", *([override] if override else [])]

@@ -99,9 +99,14 @@ def test_placeholders_are_filled_from_spec_vars_and_one_left_unfilled_is_named(t
         resolve_spec(path, {"model_name": "Aria"})
     other = load_spec(path, {**VARS, "model_name": "Bex"})
     assert other.digest() != load_spec(path, VARS).digest() and "Bex" in other.rule("SP1").text
-    structured = write(tmp_path, "---\nid: s\ntitle: For {model_name}\nsummary: x\nsections:\n  - id: a\n    title: A\n"
-                                 "    rules:\n      - {id: R1, text: '{model_name} is honest.'}\n---\n", "s.md")
-    assert load_spec(structured, VARS).rule("R1").text == "Aria is honest."  # the structured form, the same way
+    front = ("---\nid: s\ntitle: For {model_name}\nsummary: x\n{declared}sections:\n  - id: a\n    title: A\n"
+             "    rules:\n      - {{id: R1, text: '{{model_name}} is honest, {{even}} here.'}}\n---\n")
+    declared = write(tmp_path, front.format(model_name="{model_name}", declared="placeholders: [model_name]\n"), "s.md")
+    assert load_spec(declared, VARS).rule("R1").text == "Aria is honest, {even} here."  # only what it declares
+    literal = write(tmp_path, front.format(model_name="{model_name}", declared=""), "t.md")
+    assert load_spec(literal).rule("R1").text == "{model_name} is honest, {even} here."  # braces as text
+    escaped = load_spec(write(tmp_path, "# T\n\n- R1: Reply with {{ok}} to {model_name}.\n", "u.md"), VARS)
+    assert escaped.rule("R1").text == "Reply with {ok} to Aria." and escaped.placeholders == ("model_name",)
 
 
 def test_convert_writes_the_structured_form_with_the_same_digest(tmp_path):
