@@ -153,8 +153,6 @@ def unknown_keys(cfg: DictConfig) -> list[str]:
     return out
 
 
-
-
 def check(cfg: DictConfig) -> Job:
     """The job ``cfg`` describes, resolved once (:func:`msm.job.resolve`), or :class:`PreflightError` listing
     every problem it has."""
