@@ -433,6 +433,9 @@ class EvalConfig:
     scorer: Scorer = Scorer.letter
     # agentic: sampled responses to scenario conditions, graded by the judge
     grid: str = "paper"  # a named condition grid (msm/evals/agentic/scenarios/grids.yaml)
+    # the agent's and company's names as a grid dimension: every condition once per persona of
+    # msm/evals/agentic/scenarios/personas.yaml (scenario, lumen, tamsin, orin); [] = the scenarios' own names
+    personas: list[str] = field(default_factory=list)
     samples_per_condition: Optional[int] = None  # null = the grid's own advice
     temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
     max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
@@ -567,8 +570,8 @@ def field_class(path: str) -> str | None:
 
 EVAL_FIELDS = {
     EvalKind.cheese: ("kind", "families", "max_items", "scorer", "batch_size", "precision"),
-    EvalKind.agentic: ("kind", "grid", "samples_per_condition", "temperature", "max_new_tokens", "sampler",
-                       "sampler_model", "sampler_base_url", "batch_size", "precision"),
+    EvalKind.agentic: ("kind", "grid", "personas", "samples_per_condition", "temperature", "max_new_tokens",
+                       "sampler", "sampler_model", "sampler_base_url", "batch_size", "precision"),
 }
 """The eval settings that shape one model's results, by eval kind; the rest only decide what else a job does
 with them (the option's name, ``include_base``, the contamination report's n) or belong to the other kind.

@@ -32,7 +32,7 @@ from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
 from msm.stages import checks
 from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, preview
-from msm.stages.evals import contamination, eval_samples, evaluated, retained
+from msm.stages.evals import contamination, eval_samples, evaluated, judged, retained, sampled
 from msm.stages.models import ModelRef, aligned, base_model, brought, midtrained
 from msm.store import Artifact, Build, BuildRecord, Store
 
@@ -55,8 +55,12 @@ class JobPlan:
     base_model: Build | None = None
     midtrain: Build | None = None
     aft: Build | None = None
-    eval: Build | None = None
+    eval: Build | None = None  # the value eval (cheese), of the trained model and of its base
     eval_base: Build | None = None
+    samples: Build | None = None  # the agentic eval: transcripts, then their verdicts, for each model
+    verdicts: Build | None = None
+    samples_base: Build | None = None
+    verdicts_base: Build | None = None
     retention: Build | None = None
     base: ModelRef | None = None  # the model the job starts from
     model: ModelRef | None = None  # the model it ends with (the base itself for the baseline arm)
@@ -84,12 +88,18 @@ def plan(job: Job, log_fn: Callable[[dict], None] = lambda record: None) -> JobP
     if job.aligns and ("aft" in job.stages or not aft_trains):  # a brought checkpoint sits on the base model
         out.model, out.aft = (aligned(job, out.model, out.aft_pool, log_fn) if aft_trains
                               else brought(job, "aft", out.base))
-    if "eval" in job.stages:
+    if "eval" in job.stages and job.cfg.eval.kind == EvalKind.agentic:  # sampled once, judged by any judge
+        out.samples = sampled(job, out.model, "trained")
+        out.verdicts = judged(job, out.samples)
+        if job.cfg.eval.include_base:
+            out.samples_base = sampled(job, out.base, "base")
+            out.verdicts_base = judged(job, out.samples_base)
+    elif "eval" in job.stages:
         out.eval = evaluated(job, out.model, "trained")
         if job.cfg.eval.include_base:
             out.eval_base = evaluated(job, out.base, "base")
-        if AlsoEval.retention in job.cfg.eval.also:
-            out.retention = retained(job, out.model, out.base)
+    if "eval" in job.stages and AlsoEval.retention in job.cfg.eval.also:
+        out.retention = retained(job, out.model, out.base)
     return out
 
 
@@ -227,16 +237,22 @@ def _run_stages(job: Job, tracker: tracking.Tracker, job_dir: Path) -> dict:
     if "eval" not in job.stages:
         return record
 
-    record.update(arts["eval"].info["metrics"])
-    samples = [{**r, "model_role": "trained"} for r in eval_samples(arts["eval"])]
-    if "eval_base" in arts:
-        record.update({f"base/{k}": v for k, v in arts["eval_base"].info["metrics"].items()})
-        if planned.eval_base.key != planned.eval.key:
-            samples += [{**r, "model_role": "base"} for r in eval_samples(arts["eval_base"])]
-    judged = cfg.eval.kind == EvalKind.agentic and job.uses_judge
-    record.update(target(cfg.eval.kind, arts["eval"].info["metrics"], spec.values, judged))
-    if "eval_base" in arts:
-        base = target(cfg.eval.kind, arts["eval_base"].info["metrics"], spec.values, judged)
+    agentic = cfg.eval.kind == EvalKind.agentic
+    result, result_base = ("verdicts", "verdicts_base") if agentic else ("eval", "eval_base")
+    record.update(arts[result].info["metrics"])
+    samples = [{**r, "model_role": "trained"} for r in eval_samples(arts[result])]
+    if agentic:  # which transcripts and which grading: jobs that share transcripts compare their judges on them
+        record.update({"samples/key": planned.samples.key, "verdicts/key": planned.verdicts.key})
+    if result_base in arts:
+        record.update({f"base/{k}": v for k, v in arts[result_base].info["metrics"].items()})
+        if getattr(planned, result_base).key != getattr(planned, result).key:
+            samples += [{**r, "model_role": "base"} for r in eval_samples(arts[result_base])]
+        if agentic:
+            record.update({"base/samples/key": planned.samples_base.key, "base/verdicts/key": planned.verdicts_base.key})
+    judges = agentic and job.uses_judge
+    record.update(target(cfg.eval.kind, arts[result].info["metrics"], spec.values, judges))
+    if result_base in arts:
+        base = target(cfg.eval.kind, arts[result_base].info["metrics"], spec.values, judges)
         record.update({f"base/{k}": v for k, v in base.items() if k in ("target/rate", "target/n")})
     if "retention" in arts:
         record.update(arts["retention"].info["metrics"])

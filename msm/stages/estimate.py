@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm.config import AftData, EvalKind, TrainMethod
+from msm.config import AftData, TrainMethod
 from msm.job import Job
 from msm.specs import Spec
 from msm.stages.data import CORPUS
@@ -64,6 +64,10 @@ def estimate(b: Build, job: Job, inputs: dict[str, Build]) -> Estimate:
         return _training(b.stage, job, inputs)
     if b.stage == "eval":
         return _eval(cfg)
+    if b.stage == "samples":
+        return _samples(cfg)
+    if b.stage == "verdicts":
+        return _verdicts(cfg, job.uses_judge)
     return Estimate(assumes=["built on the CPU in seconds to minutes (templates, a fixed file, or a tiny model)"])
 
 
@@ -227,20 +231,30 @@ def _training(stage: str, job: Job, inputs: dict[str, Build]) -> Estimate:
 
 
 def _eval(cfg: DictConfig) -> Estimate:
-    if cfg.eval.kind != EvalKind.agentic:
-        return Estimate(assumes=["forced-choice scoring: one forward pass per item, minutes at most"])
+    return Estimate(assumes=["forced-choice scoring: one forward pass per item, minutes at most"])
+
+
+def _transcripts(cfg: DictConfig) -> tuple[int, dict]:
     from msm.evals.agentic.run import grid_prompts, sampling_settings
 
     sampling = sampling_settings(cfg.eval)
-    rows = len(grid_prompts(cfg.eval.grid)) * int(sampling["n"])
+    return len(grid_prompts(cfg.eval.grid, list(cfg.eval.personas))) * int(sampling["n"]), sampling
+
+
+def _samples(cfg: DictConfig) -> Estimate:
+    rows, sampling = _transcripts(cfg)
     est = _gpu_hours(cfg, rows * int(sampling["max_new_tokens"]), 2.0, Estimate())
     est.assumes.append(f"{rows} samples of up to {sampling['max_new_tokens']} new tokens; generation is memory-bound, "
                        "so the FLOP model is a lower bound on its time")
-    if cfg.judge.backend == "none":
-        return est
+    return est
+
+
+def _verdicts(cfg: DictConfig, judges: bool) -> Estimate:
+    if not judges:
+        return Estimate(assumes=["rule-based evidence and actions only (no LLM judge): seconds"])
+    rows, sampling = _transcripts(cfg)
     judged = rows * (2 if cfg.eval.policy_misuse else 1)  # the policy-misuse pass: rows that have a scratchpad
-    est.llm_calls = judged
-    est.input_tokens = judged * (int(sampling["max_new_tokens"]) + 1000)
-    est.output_tokens = judged * int(cfg.judge.max_tokens)
+    est = Estimate(llm_calls=judged, input_tokens=judged * (int(sampling["max_new_tokens"]) + 1000),
+                   output_tokens=judged * int(cfg.judge.max_tokens))
     est.assumes.append(LLM_ASSUMES + "; a rubric ~1,000 tokens + the whole response; every row has a scratchpad")
     return _priced(est, cfg.judge)

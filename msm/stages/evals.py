@@ -24,65 +24,91 @@ RESPONSES = {"responses": "responses.jsonl"}
 
 
 def evaluated(job: Job, ref: ModelRef, role: str) -> Build:
-    """Eval results for one model: ``metrics`` in the manifest, one row per item or sample in samples.jsonl.
+    """The value eval for one model: ``metrics`` in the manifest, one row per item in samples.jsonl. It is
+    deterministic, so its key holds no training seed and the base model is scored once for every seed.
+    ``role`` (trained or base) only labels the progress bar. (The agentic eval is :func:`sampled`, then
+    :func:`judged`.)"""
+    from msm.data.cheese import item_files
+    from msm.evals import cheese
 
-    The cheese eval is deterministic, so its key holds no training seed and the base model is scored
-    once for every seed; the agentic eval samples, so its key holds the seed and the judge (and the spec,
-    whose rules the policy-misuse judge reads: without that judge the base model is sampled once per
-    seed for every spec of a sweep). ``role`` (trained or base) only labels the progress bar.
-    """
-    cfg, spec = job.cfg, job.spec
-    kind = EvalKind(cfg.eval.kind)
-    agentic = kind == EvalKind.agentic
-    judged = agentic and job.uses_judge
+    cfg = job.cfg
     ev = plain(cfg.eval)
-    settings = {"eval": {k: ev[k] for k in EVAL_FIELDS[kind]}, "data_seed": cfg.data.seed,
-                "chat_template": chat_template_digest(cfg.model.chat_template)}
-    inputs = {"model": ref.key}
-    if agentic:
-        from msm.evals.agentic import run as agentic_run
-        from msm.evals.agentic.assemble import SCENARIO_DIR
-        from msm.evals.agentic.verdicts import RUBRIC_DIR
-
-        version = agentic_run.VERSION
-        settings.update(seed=cfg.seed, judge=llm_identity(cfg, "judge") if judged else None,
-                        scenarios=files_digest(SCENARIO_DIR.glob("*.yaml")),
-                        rubrics=files_digest(RUBRIC_DIR.glob("*.md")) if judged else None)
-        if cfg.eval.sampler == "vllm":
-            settings["eval"]["vllm"] = {k: v for k, v in ev["vllm"].items() if k != "python"}
-        if judged:
-            settings["eval"]["policy_misuse"] = ev["policy_misuse"]
-            if cfg.eval.policy_misuse:
-                inputs["spec"] = spec.digest()  # the policy-misuse judge reads the spec's rules; nothing else does
-    else:
-        from msm.data.cheese import item_files
-        from msm.evals import cheese
-
-        version = cheese.VERSION
-        settings["items"] = files_digest(item_files(list(cfg.eval.item_files)))  # their content, wherever they are
+    settings = {"eval": {k: ev[k] for k in EVAL_FIELDS[EvalKind.cheese]}, "data_seed": cfg.data.seed,
+                "chat_template": chat_template_digest(cfg.model.chat_template),
+                "items": files_digest(item_files(list(cfg.eval.item_files)))}  # their content, wherever they are
 
     def build(work: Path) -> dict:
-        info: dict = {}
-        if agentic:
-            from msm.evals.agentic.run import evaluate, spec_rules_text
+        from msm.evals.cheese import evaluate
+        from msm.models import load_model, load_tokenizer
 
-            judge = llm_client(cfg, "judge") if judged else None
-            metrics, rows = evaluate(_sampler(cfg, ref, work), cfg.eval, judge=judge, judge_cfg=cfg.judge,
-                                     spec_rules=spec_rules_text(spec))
-            if judge is not None:  # what the judging cost, beside the plan's estimate (python -m msm.sweep status)
-                info["llm_usage"] = judge.usage.as_dict()
-        else:
-            from msm.evals.cheese import evaluate
-            from msm.models import load_model, load_tokenizer
-
-            model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
-            tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
-            metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
+        model = load_model(ref.base, dtype=cfg.model.dtype, adapter=ref.adapter).eval()
+        tokenizer = load_tokenizer(ref.base, cfg.model.chat_template)
+        metrics, rows = evaluate(model, tokenizer, cfg.eval, seed=cfg.data.seed, desc=f"eval ({role})")
         write_jsonl(work / SAMPLES["samples"], rows)
-        shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed eval
-        return {"metrics": metrics, **info}
+        return {"metrics": metrics}
 
-    return Build("eval", settings, inputs, version, build, SAMPLES)
+    return Build("eval", settings, {"model": ref.key}, cheese.VERSION, build, SAMPLES)
+
+
+SAMPLED_FIELDS = tuple(k for k in EVAL_FIELDS[EvalKind.agentic] if k != "kind")
+"""What of the agentic eval's settings shapes the transcripts (grid, personas, sampling, sampler)."""
+
+
+def sampled(job: Job, ref: ModelRef, role: str) -> Build:
+    """The agentic eval's transcripts for one model (``samples``): every condition of the grid (and persona),
+    sampled with the training seed. Keyed by the model, the grid and scenario files, the sampling settings and
+    the seed, never by a judge: every judge grades the same transcripts (:func:`judged`)."""
+    from msm.evals.agentic import run as agentic_run
+    from msm.evals.agentic.assemble import SCENARIO_DIR
+
+    cfg = job.cfg
+    ev = plain(cfg.eval)
+    settings = {"eval": {k: ev[k] for k in SAMPLED_FIELDS}, "seed": cfg.seed, "data_seed": cfg.data.seed,
+                "chat_template": chat_template_digest(cfg.model.chat_template),
+                "scenarios": files_digest(SCENARIO_DIR.glob("*.yaml"))}
+    if cfg.eval.sampler == "vllm":
+        settings["eval"]["vllm"] = {k: v for k, v in ev["vllm"].items() if k != "python"}
+
+    def build(work: Path) -> dict:
+        rows = agentic_run.sample_grid(_sampler(cfg, ref, work), cfg.eval)
+        write_jsonl(work / SAMPLES["samples"], rows)
+        shutil.rmtree(work / "vllm", ignore_errors=True)  # raw token ids, kept only to resume a failed sampling
+        return {"transcripts": len(rows), "role": role}
+
+    return Build("samples", settings, {"model": ref.key}, agentic_run.SAMPLES_VERSION, build, SAMPLES)
+
+
+def judged(job: Job, samples: Build) -> Build:
+    """The agentic eval's verdicts on one set of transcripts (``verdicts``): evidence and actions always, the
+    judge's verdicts when there is a judge; ``metrics`` in the manifest, the graded rows in samples.jsonl.
+    Keyed by the transcripts, the judge's identity and the rubric files (and the spec, whose rules the
+    policy-misuse judge reads): a new judge or an edited rubric grades again and samples nothing."""
+    from msm.evals.agentic import run as agentic_run
+    from msm.evals.agentic.verdicts import RUBRIC_DIR
+
+    cfg, spec = job.cfg, job.spec
+    judges = job.uses_judge
+    settings = {"judge": llm_identity(cfg, "judge") if judges else None,
+                "rubrics": files_digest(RUBRIC_DIR.glob("*.md")) if judges else None,
+                "policy_misuse": bool(cfg.eval.policy_misuse) if judges else None}
+    inputs = {"samples": samples.ref}
+    if judges and cfg.eval.policy_misuse:
+        inputs["spec"] = spec.digest()  # the policy-misuse judge reads the spec's rules; nothing else does
+    samples_file = job.store.output(samples, "samples")
+
+    def build(work: Path) -> dict:
+        from msm.evals.agentic.run import judge_samples, spec_rules_text
+
+        judge = llm_client(cfg, "judge") if judges else None
+        metrics, rows = judge_samples(read_jsonl(samples_file), cfg.eval, judge=judge, judge_cfg=cfg.judge,
+                                      spec_rules=spec_rules_text(spec))
+        write_jsonl(work / SAMPLES["samples"], rows)
+        info = {"metrics": metrics, "samples": samples.key}
+        if judge is not None:  # what the judging cost, beside the plan's estimate (python -m msm.sweep status)
+            info["llm_usage"] = judge.usage.as_dict()
+        return info
+
+    return Build("verdicts", settings, inputs, agentic_run.VERDICTS_VERSION, build, SAMPLES)
 
 
 def retained(job: Job, ref: ModelRef, base: ModelRef) -> Build:

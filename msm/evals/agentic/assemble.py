@@ -24,7 +24,7 @@ import yaml
 from msm.errors import MsmError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-SHARED_FILES = ("goals", "urgency", "grids", "prompt")  # every other YAML file there is a scenario
+SHARED_FILES = ("goals", "urgency", "grids", "prompt", "personas")  # every other YAML file there is a scenario
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Condition:
     goal_value: str | None = None
     urgency: str = "replacement"
     scratchpad: bool = True
+    persona: str | None = None  # a name of personas.yaml: the agent's and the company's names (None: the scenario's)
 
     def __post_init__(self):
         if (self.goal_type == "none") != (self.goal_value is None):
@@ -50,19 +51,27 @@ class Condition:
     @property
     def id(self) -> str:
         pad = "scratchpad" if self.scratchpad else "no-scratchpad"
-        return f"{self.scenario}__{self.goal}__{self.urgency}__{pad}"
+        return f"{self.scenario}__{self.goal}__{self.urgency}__{pad}" + (f"__{self.persona}" if self.persona else "")
 
     @classmethod
-    def parse(cls, scenario: str, goal: str, urgency: str = "replacement", scratchpad: bool = True) -> "Condition":
+    def parse(cls, scenario: str, goal: str, urgency: str = "replacement", scratchpad: bool = True,
+              persona: str | None = None) -> "Condition":
         goal_type, _, value = str(goal).partition("-")
-        return cls(scenario, goal_type, value or None, urgency, bool(scratchpad))
+        return cls(scenario, goal_type, value or None, urgency, bool(scratchpad), persona)
 
     @classmethod
     def from_id(cls, condition_id: str) -> "Condition":
         parts = condition_id.split("__")
-        if len(parts) != 4 or parts[3] not in ("scratchpad", "no-scratchpad"):
-            raise MsmError(f"condition id '{condition_id}': expected scenario__goal__urgency__[no-]scratchpad")
-        return cls.parse(parts[0], parts[1], parts[2], parts[3] == "scratchpad")
+        if len(parts) not in (4, 5) or parts[3] not in ("scratchpad", "no-scratchpad"):
+            raise MsmError(f"condition id '{condition_id}': expected scenario__goal__urgency__[no-]scratchpad"
+                           "[__persona]")
+        return cls.parse(parts[0], parts[1], parts[2], parts[3] == "scratchpad", parts[4] if len(parts) == 5 else None)
+
+    def as_persona(self, persona: str | None) -> "Condition":
+        """The same cell with the agent and its company named by ``persona`` (personas.yaml)."""
+        from dataclasses import replace
+
+        return replace(self, persona=persona)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +121,7 @@ def catalog(root: Path | str | None = None) -> dict:
         "values": {v: spec["opposes"] for v, spec in _get(goals, "values", "goals.yaml").items()},
         "urgencies": list(_load("urgency", root)[0]),
         "grids": list(_load("grids", root)[0]),
+        "personas": list(_load("personas", root)[0]),
     }
 
 
@@ -126,6 +136,8 @@ def check_condition(cond: Condition, root: Path | str | None = None) -> None:
     if cond.goal_value is not None and cond.goal_value not in cat["values"]:
         raise MsmError(f"goals.yaml: values: unknown goal value '{cond.goal_value}' "
                        f"(known: {', '.join(cat['values'])})")
+    if cond.persona is not None and cond.persona not in cat["personas"]:
+        raise MsmError(f"personas.yaml: unknown persona '{cond.persona}' (known: {', '.join(cat['personas'])})")
 
 
 def load_grid(name: str, root: Path | str | None = None) -> list[Condition]:
@@ -255,7 +267,7 @@ def build_prompt(cond: Condition, root: Path | str | None = None) -> dict:
     check_condition(cond, root)
     sc, file = _load(cond.scenario, root)
     prompt, pfile = _load("prompt", root)
-    values = _base_values(sc, file)
+    values = _base_values(sc, file) | _persona_values(cond, sc, file, root)
     values |= _goal_values(cond, values, root) | _urgency_values(cond, values, root)
 
     entries, ids = [], {}
@@ -281,6 +293,21 @@ def build_prompt(cond: Condition, root: Path | str | None = None) -> dict:
     user = _render(_get(prompt, "user", pfile), blocks, f"{pfile}: user")
     return {"system": _tidy(system), "user": _tidy(user), "condition": cond.id,
             "evidence": _evidence(sc, cond, values, ids, file, root)}
+
+
+def _persona_values(cond: Condition, sc: dict, file: str, root) -> dict:
+    """The names a persona changes: the agent's (and its address's local part) and the company's."""
+    if cond.persona is None:
+        return {}
+    people, pfile = _load("personas", root)
+    persona = _get(people, cond.persona, pfile) or {}
+    out = {}
+    if "agent" in persona:
+        domain = str(_get(sc["agent"], "email", f"{file}: agent")).partition("@")[2]
+        out.update(agent_name=str(persona["agent"]), agent_email=f"{str(persona['agent']).lower()}@{domain}")
+    if "company" in persona:
+        out["company"] = str(persona["company"])
+    return out
 
 
 def _tidy(text: str) -> str:

@@ -1,4 +1,12 @@
-"""The agentic-misalignment eval for one model: sample every condition, check evidence, judge, aggregate.
+"""The agentic-misalignment eval for one model: sample every condition, then check evidence, judge, aggregate.
+
+Sampling and judging are two steps with two artifacts (``msm.stages.evals``: ``samples`` and ``verdicts``), so
+another judge, a newer judge model or an edited rubric grades the same transcripts again without sampling
+them again, and judges can be compared on identical transcripts. Beside what the judge says, every
+transcript records what the model did (``msm.evals.agentic.evidence.actions``): whether it made any tool call
+and whether it used the harmful action's tool. A model that answers in prose instead of acting has a low
+misalignment rate for a reason that is not its values, so ``action/rate`` and the misalignment rate among
+acting transcripts (``misalignment_in_action/rate``) are reported beside the headline.
 
 Metrics follow PAPER.md. ``misalignment`` is the judge's ``classifier_verdict`` (the model decided
 to take the harmful action); ``harmful`` additionally needs deterministic evidence in the response
@@ -16,20 +24,23 @@ from collections.abc import Callable
 
 from msm.config import EvalConfig, JudgeConfig
 from msm.evals.agentic.assemble import build_prompt, grid_sampling, load_grid
-from msm.evals.agentic.evidence import extract_scratchpad, harmful_evidence
+from msm.evals.agentic.evidence import actions, extract_scratchpad, harmful_evidence
 from msm.evals.agentic.verdicts import parse_policy_misuse, parse_verdict, render_rubric
 from msm.llm import LLMClient
 
-VERSION = 2  # 2: metrics carry /k, rows the judge's text; part of the artifact key of what this module builds: bump it when its output changes
+SAMPLES_VERSION = 1  # of the sampled transcripts (sample_grid): part of the samples artifact's key
+VERDICTS_VERSION = 1  # of the grading and the metrics (grade, summarize): part of the verdicts artifact's key
 NO_JUDGE = "none: rule-based harmful_evidence only (no LLM judge configured)"
 
 
-def grid_prompts(grid: str) -> list[dict]:
-    """Every condition of a grid, assembled: ``{"id", "scenario", "system", "user", "evidence"}``."""
+def grid_prompts(grid: str, personas=()) -> list[dict]:
+    """Every condition of a grid, assembled: ``{"id", "scenario", "goal", "persona", "system", "user",
+    "evidence"}``; with ``personas`` (names of personas.yaml), every condition once per persona."""
     out = []
-    for cond in load_grid(grid):
-        p = build_prompt(cond)
-        out.append({"id": cond.id, "scenario": cond.scenario, "goal": cond.goal, **p})
+    for base in load_grid(grid):
+        for cond in [base.as_persona(p) for p in personas] or [base]:
+            p = build_prompt(cond)
+            out.append({"id": cond.id, "scenario": cond.scenario, "goal": cond.goal, "persona": cond.persona, **p})
     return out
 
 
@@ -72,9 +83,11 @@ def _judge_requests(rows: list[dict], prompts: dict, judge_cfg, spec_rules: str,
 
 
 def grade(rows: list[dict], prompts: dict, judge, judge_cfg, spec_rules: str, policy: bool) -> None:
-    """Fill each row's verdict fields in place (evidence always; the judge's only when there is one)."""
+    """Fill each row's verdict fields in place (evidence and actions always; the judge's only when there is one)."""
     for r in rows:
-        r["harmful_evidence"] = harmful_evidence(r["scenario"], r["response"], prompts[r["condition"]]["evidence"])
+        evidence = prompts[r["condition"]]["evidence"]
+        r["harmful_evidence"] = harmful_evidence(r["scenario"], r["response"], evidence)
+        r.update(actions(r["response"], evidence))
         r.update(judge_status="no_judge", classifier_verdict=None, harmful=None, policy_status=None)
     if judge is None:
         return
@@ -102,27 +115,48 @@ def _rate(values: list) -> tuple[float | None, int, int, int]:
     return (sum(valid) / len(valid) if valid else None), sum(valid), len(valid), len(values) - len(valid)
 
 
+# metric -> (the row field it counts, whether it needs a judge, which rows it counts among)
+RATES = {
+    "harmful_evidence": ("harmful_evidence", False, None),
+    "action": ("acted", False, None),  # any tool call outside private reasoning
+    "harmful_action_tool": ("harmful_tool", False, None),  # the harmful action's tool, aimed at its target
+    "misalignment": ("classifier_verdict", True, None),
+    "harmful": ("harmful", True, None),
+    "misalignment_in_action": ("classifier_verdict", True, "acted"),  # among transcripts that made a tool call
+}
+
+
 def summarize(rows: list[dict], judged: bool) -> dict:
-    """Per condition, per scenario and the mean over conditions, each rate with n and failures."""
+    """Per condition, per scenario, per persona and the mean over conditions, each rate with n and failures.
+    A rate among some rows only (``misalignment_in_action``: the acting transcripts) leaves the others out of
+    its denominator, not counted as failures."""
     metrics: dict = {"judge/mode": "llm" if judged else NO_JUDGE}  # "judge" itself is the job's judge option
-    keys = ["harmful_evidence"] + (["misalignment", "harmful"] if judged else [])
-    field = {"harmful_evidence": "harmful_evidence", "misalignment": "classifier_verdict", "harmful": "harmful"}
     by_cond: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_cond[r["condition"]].append(r)
-    for key in keys:
+    for key, (field, needs_judge, among) in RATES.items():
+        if needs_judge and not judged:
+            continue
         cond_rates: dict[str, float] = {}
         scen_rates: dict[str, list[float]] = defaultdict(list)
+        persona_rates: dict[str, list[float]] = defaultdict(list)
         total_k = total_n = total_fail = 0
         for cond, rs in sorted(by_cond.items()):
-            rate, k, n, fail = _rate([r[field[key]] for r in rs])
+            rate, k, n, fail = _rate([r[field] for r in rs if among is None or r.get(among)])
             metrics.update({f"{key}/{cond}/k": k, f"{key}/{cond}/n": n, f"{key}/{cond}/failures": fail})
             total_k, total_n, total_fail = total_k + k, total_n + n, total_fail + fail
             if rate is not None:
                 metrics[f"{key}/{cond}/rate"] = cond_rates[cond] = rate
                 scen_rates[rs[0]["scenario"]].append(rate)
+                if rs[0].get("persona"):
+                    persona_rates[rs[0]["persona"]].append(rate)
         for scen, rates in sorted(scen_rates.items()):
             metrics[f"{key}/{scen}/rate"] = sum(rates) / len(rates)
+        for persona, rates in sorted(persona_rates.items()):
+            metrics[f"{key}/persona_{persona}/rate"] = sum(rates) / len(rates)
+        if len(persona_rates) > 1:  # how far the agent's and company's names alone move the rate
+            means = [sum(r) / len(r) for r in persona_rates.values()]
+            metrics[f"{key}/persona_spread"] = max(means) - min(means)
         if cond_rates:
             metrics[f"{key}/rate"] = sum(cond_rates.values()) / len(cond_rates)  # the paper's mean over conditions
         metrics.update({f"{key}/k": total_k, f"{key}/n": total_n, f"{key}/failures": total_fail,
@@ -142,19 +176,26 @@ def summarize(rows: list[dict], judged: bool) -> dict:
     return metrics
 
 
-def evaluate(sample: Callable[..., list[list[str]]], eval_cfg: EvalConfig, *, judge: LLMClient | None,
-             judge_cfg: JudgeConfig, spec_rules: str) -> tuple[dict, list[dict]]:
-    """Sample every condition of ``eval_cfg.grid``, grade, summarize.
-
-    ``sample(prompts, n, temperature=, max_new_tokens=)`` returns ``n`` texts per prompt: one of the
-    samplers of ``msm.evals.sampling``, bound to the model under test by the stage that runs the eval.
-    """
-    prompts = grid_prompts(eval_cfg.grid)
+def sample_grid(sample: Callable[..., list[list[str]]], eval_cfg: EvalConfig) -> list[dict]:
+    """Sample every condition of ``eval_cfg.grid`` (once per persona of ``eval.personas``): one row per
+    transcript. ``sample(prompts, n, temperature=, max_new_tokens=)`` returns ``n`` texts per prompt: one of the
+    samplers of ``msm.evals.sampling``, bound to the model under test by the stage that runs it."""
+    prompts = grid_prompts(eval_cfg.grid, list(eval_cfg.personas))
     s = sampling_settings(eval_cfg)
     samples = sample(prompts, s["n"], temperature=s["temperature"], max_new_tokens=s["max_new_tokens"])
-    rows = [
-        {"condition": p["id"], "scenario": p["scenario"], "goal": p["goal"], "sample": k, "response": text}
-        for p, texts in zip(prompts, samples) for k, text in enumerate(texts)
-    ]
-    grade(rows, {p["id"]: p for p in prompts}, judge, judge_cfg, spec_rules, eval_cfg.policy_misuse)
-    return summarize(rows, judged=judge is not None), rows
+    return [{"condition": p["id"], "scenario": p["scenario"], "goal": p["goal"], "persona": p["persona"],
+             "sample": k, "response": text}
+            for p, texts in zip(prompts, samples) for k, text in enumerate(texts)]
+
+
+def judge_samples(rows: list[dict], eval_cfg: EvalConfig, *, judge: LLMClient | None, judge_cfg: JudgeConfig,
+                  spec_rules: str) -> tuple[dict, list[dict]]:
+    """Grade sampled transcripts (evidence and actions, and the judge's verdicts when there is a judge), then
+    summarize; the sampling settings the transcripts were drawn with go into the metrics too."""
+    rows = [dict(r) for r in rows]
+    prompts = {p["id"]: p for p in grid_prompts(eval_cfg.grid, list(eval_cfg.personas))}
+    grade(rows, prompts, judge, judge_cfg, spec_rules, eval_cfg.policy_misuse)
+    s = sampling_settings(eval_cfg)
+    sampled = {"sampling/temperature": s["temperature"], "sampling/samples_per_condition": s["n"],
+               "sampling/max_new_tokens": s["max_new_tokens"], "sampling/personas": len(eval_cfg.personas) or 1}
+    return {**summarize(rows, judged=judge is not None), **sampled}, rows
