@@ -32,6 +32,7 @@ import pandas as pd
 
 from msm.errors import MsmError
 
+from .agreement import format_agreement, judge_agreement
 from .figures import REPORT_FIGURES, bar_by_arm, curve_name, figure_name, knob_curve, numeric_knobs, paper_figures
 from .reports import REPORTS, pick_report, run_report
 from .results import config_columns, group_columns, headline_metrics, load
@@ -116,6 +117,25 @@ def _pooled(r: dict) -> str:
     return f"{side('a')} | {side('b')}"
 
 
+def persona_spread(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group and headline rate measured across personas (``eval.personas``): the rate, its spread across
+    personas and each persona's rate, means over seeds."""
+    spreads = [c for c in df.columns if isinstance(c, str) and c.endswith("/persona_spread")]
+    rows = []
+    for col in spreads:
+        metric = col[: -len("/persona_spread")]
+        personas = sorted(c for c in df.columns if isinstance(c, str) and c.startswith(f"{metric}/persona_")
+                          and c.endswith("/rate"))
+        shown = [c for c in by if c in ("spec", "arm") or df[c].astype(str).nunique() > 1]
+        for key, group in df[df[col].notna()].groupby(shown, dropna=False, sort=False):
+            row = dict(zip(shown, key if isinstance(key, tuple) else (key,)))
+            row.update({"metric": f"{metric}/rate", "rate": group[f"{metric}/rate"].astype(float).mean(),
+                        "spread": group[col].astype(float).mean(), "seeds": len(group)})
+            row.update({p.split("/")[1].removeprefix("persona_"): group[p].astype(float).mean() for p in personas})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def format_report(report: pd.DataFrame, name: str) -> str:
     """One block per metric: each comparison with both sides, the difference and its tests."""
     context = [c for c in ("spec", "model", "eval", "scorer", "generator", "datagen", "judge", "experiment",
@@ -177,6 +197,18 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
         echo("\n" + format_report(table, name))
         table.to_csv(out / f"report-{name}.csv", index=False)
         written.append(out / f"report-{name}.csv")
+
+    agree = judge_agreement(df)  # two or more judges on the same transcripts
+    if not agree.empty:
+        echo("\n" + format_agreement(agree))
+        agree.to_csv(out / "agreement.csv", index=False)
+        written.append(out / "agreement.csv")
+    spread = persona_spread(df, by)
+    if not spread.empty:  # the agent's and company's names alone: the rate's spread across personas
+        echo("\n== spread across personas (max - min of the per-persona rates; mean over seeds) ==\n"
+             + spread.to_string(index=False))
+        spread.to_csv(out / "personas.csv", index=False)
+        written.append(out / "personas.csv")
 
     fig_dir = Path(figures or out / "figures")
     # base/ rates are the dashed line of their trained counterpart; plot them alone only if asked.

@@ -396,11 +396,47 @@ def spec_comparison(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     return save_figure(fig, out_stem)
 
 
+ACTION_PARTS = (("harmful action's tool", "#c0392b"), ("another tool", "#e69f00"), ("no tool call", "#bbbbbb"))
+
+
+def actions_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
+    """What the model did, beside what the judge said: per arm, the share of transcripts that used the harmful
+    action's tool, that made other tool calls only, and that made none (means over conditions, then over seeds;
+    one panel per spec and model). A falling misalignment rate with a falling action rate may be a model that
+    stopped acting, not one with better values."""
+    need = ("action/rate", "harmful_action_tool/rate")
+    if any(m not in df or df[m].isna().all() for m in need):
+        raise MsmError("the actions figure needs an agentic eval (action/rate, harmful_action_tool/rate)")
+    data = labelled(df[df["action/rate"].notna()], with_spec=False)
+    data = data.assign(panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
+    panels = sorted(data["panel"].unique())
+    fig, axes = _new_figure(2.5 + 5.5 * len(panels), 1.5 + 0.45 * data.groupby("panel")["label"].nunique().max(),
+                            ncols=len(panels))
+    for ax, panel in zip(axes, panels):
+        part = data[data["panel"] == panel]
+        means = part.groupby("label")[list(need)].agg(lambda v: pd.to_numeric(v).mean())
+        seeds = part.groupby("label")["seed"].nunique()
+        order = _label_order(means.index)[::-1]
+        harmful, acted = means.loc[order, need[1]].to_numpy(), means.loc[order, need[0]].to_numpy()
+        left = 0
+        for (name, color), width in zip(ACTION_PARTS, (harmful, acted - harmful, 1 - acted)):
+            ax.barh([f"{lab} (n={seeds[lab]} seeds)" for lab in order], width, left=left, color=color, label=name)
+            left = left + width
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of transcripts (mean over conditions and seeds)")
+        ax.set_title(panel)
+    axes[-1].legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("What the model did: the harmful action's tool, another tool, or no tool call")
+    return save_figure(fig, out_stem)
+
+
 PAPER_FIGURES = {"fig2_value_generalization": value_generalization, "fig3_misalignment_by_arm": misalignment_by_arm,
-                 "fig4_misalignment_by_aft_scale": misalignment_by_aft_scale, "fig5_spec_comparison": spec_comparison}
-REPORT_FIGURES = {"cheese": ["fig2_value_generalization"], "agentic": ["fig3_misalignment_by_arm"],
-                  "scaling": ["fig4_misalignment_by_aft_scale", "fig3_misalignment_by_arm"],
-                  "spec_science": ["fig5_spec_comparison", "fig3_misalignment_by_arm"],
+                 "fig4_misalignment_by_aft_scale": misalignment_by_aft_scale, "fig5_spec_comparison": spec_comparison,
+                 "actions_by_arm": actions_by_arm}
+REPORT_FIGURES = {"cheese": ["fig2_value_generalization"],
+                  "agentic": ["fig3_misalignment_by_arm", "actions_by_arm"],
+                  "scaling": ["fig4_misalignment_by_aft_scale", "fig3_misalignment_by_arm", "actions_by_arm"],
+                  "spec_science": ["fig5_spec_comparison", "fig3_misalignment_by_arm", "actions_by_arm"],
                   "controls": ["fig2_value_generalization"]}
 
 

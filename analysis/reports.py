@@ -35,7 +35,8 @@ from .results import IDENTITY, config_columns, rate_columns, varying_fields
 from .stats import benjamini_hochberg, compare, diff_in_diff, select
 
 CONTEXT = ("spec", "model", "eval", "scorer", "generator", "datagen", "judge", "experiment")
-AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "policy_misuse/rate",
+AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "action/rate",
+                   "harmful_action_tool/rate", "misalignment_in_action/rate", "policy_misuse/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")
 REFERENCE_SPEC = "rules"

@@ -31,7 +31,8 @@ GROUP_BY = ["summary.spec", "summary.arm", "summary.aft", "summary.aft_data"]
 FIGURE_TITLES = {"fig2_value_generalization": "Figure 2: value generalization in held-out domains",
                  "fig3_misalignment_by_arm": "Figure 3: agentic misalignment by arm",
                  "fig4_misalignment_by_aft_scale": "Figure 4: misalignment against AFT samples",
-                 "fig5_spec_comparison": "Figure 5: spec comparison and policy misuse"}
+                 "fig5_spec_comparison": "Figure 5: spec comparison and policy misuse",
+                 "actions_by_arm": "What the model did: tool calls and the harmful action's tool"}
 
 
 def _project(jobs: pd.DataFrame) -> tuple[str | None, str, str]:
@@ -46,6 +47,8 @@ def _project(jobs: pd.DataFrame) -> tuple[str | None, str, str]:
 
 
 def _figure_metrics(jobs: pd.DataFrame, figure: str) -> list[str]:
+    if figure == "actions_by_arm":
+        return [m for m in ("action/rate", "harmful_action_tool/rate", "misalignment_in_action/rate") if m in jobs]
     if figure == "fig2_value_generalization":
         return [m for m in cheese_metrics(jobs) if m.endswith("/rate")]
     metrics = agentic_metrics(jobs)

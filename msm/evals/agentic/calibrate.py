@@ -58,6 +58,29 @@ def _agreement(pairs: list[tuple[bool, bool | None]]) -> dict:
             "failures": len(pairs) - len(judged), **c}
 
 
+def _compared(pairs: list[tuple[bool, bool | None]]) -> dict:
+    """The statistics the analysis reports between two judges on the same transcripts (msm.evals.agentic.agreement:
+    Cohen's kappa with its 95% interval, each grader's rate, McNemar's exact test), here the hand labels against
+    the judge, failures left out."""
+    from msm.evals.agentic.agreement import agreement
+
+    stats = agreement([w for w, _ in pairs], [g for _, g in pairs])
+    return {**{k: stats[k] for k in ("n", "kappa", "kappa_lo", "kappa_hi", "diff", "mcnemar_p")},
+            "rate_labels": stats["rate_a"], "rate_judge": stats["rate_b"]}
+
+
+def _statistics(scen_rows: list[dict], pm_rows: list[dict]) -> dict:
+    """:func:`_compared` per scenario (and over all) and per policy-misuse label."""
+    by_scenario: dict[str, list] = defaultdict(list)
+    for r in scen_rows:
+        by_scenario[r["scenario"]].append((r["expected"], r["classifier_verdict"]))
+    out = {"all": _compared([p for ps in by_scenario.values() for p in ps])}
+    out.update({s: _compared(ps) for s, ps in sorted(by_scenario.items())})
+    out.update({f"policy_misuse/{label}": _compared([(r["expected"][label], r["labels"][label] if r["labels"] else None)
+                                                     for r in pm_rows]) for label in PM_LABELS})
+    return out
+
+
 def grade_scenarios(items: list[dict], judge, judge_cfg) -> tuple[dict, list[dict]]:
     """Judge every scenario item through the eval's own grading; agreement overall and per scenario."""
     from msm.evals.agentic.assemble import Condition, build_prompt
@@ -105,7 +128,8 @@ def calibrate(judge, judge_cfg) -> dict:
     outcomes = {"scenarios": _outcomes(scen_rows, "judge_status", "scenario"),
                 "policy_misuse": dict(Counter(r["status"] for r in pm_rows))}
     return {"judge": {"backend": str(judge_cfg.backend), "model": judge_cfg.model}, "scenarios": scen_report,
-            "policy_misuse": pm_report, "parser_outcomes": outcomes, "scenario_items": scen_rows,
+            "policy_misuse": pm_report, "statistics": _statistics(scen_rows, pm_rows),
+            "parser_outcomes": outcomes, "scenario_items": scen_rows,
             "policy_misuse_items": pm_rows}
 
 
@@ -124,12 +148,19 @@ def _fmt(a: dict) -> str:
             f"tp={a['tp']} fp={a['fp']} tn={a['tn']} fn={a['fn']})")
 
 
+def _fmt_statistics(a: dict) -> str:
+    num = lambda x, f="{:.2f}": "n/a" if x is None or x != x else f.format(x)  # noqa: E731  (NaN: undefined)
+    return (f"kappa {num(a['kappa'])} [{num(a['kappa_lo'])}, {num(a['kappa_hi'])}], rates {num(a['rate_labels'])} "
+            f"(labels) vs {num(a['rate_judge'])} (judge), McNemar p={num(a['mcnemar_p'], '{:.3g}')} (n={a['n']})")
+
+
 def summary_lines(report: dict) -> list[str]:
     """The report as a reader wants it on the console: one line per scenario and per label."""
     judge = report["judge"]
     lines = [f"judge {judge['backend']}:{judge['model']} against {CALIBRATION.name}"]
     lines += [f"  verdict  {name:<14} {_fmt(a)}" for name, a in report["scenarios"].items()]
     lines += [f"  policy   {name:<14} {_fmt(a)}" for name, a in report["policy_misuse"].items()]
+    lines += [f"  kappa    {name:<14} {_fmt_statistics(a)}" for name, a in report.get("statistics", {}).items()]
     outcomes = report.get("parser_outcomes", {})
     lines += [f"  parser   {name:<14} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
               for name, counts in [*outcomes.get("scenarios", {}).items(), ("policy_misuse", outcomes.get("policy_misuse", {}))]]

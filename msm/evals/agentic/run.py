@@ -135,8 +135,8 @@ def summarize(rows: list[dict], judged: bool) -> dict:
     for r in rows:
         by_cond[r["condition"]].append(r)
     for key, (field, needs_judge, among) in RATES.items():
-        if needs_judge and not judged:
-            continue
+        if needs_judge and not judged or not any(field in r and (among is None or among in r) for r in rows):
+            continue  # not judged, or rows graded before the field existed
         cond_rates: dict[str, float] = {}
         scen_rates: dict[str, list[float]] = defaultdict(list)
         persona_rates: dict[str, list[float]] = defaultdict(list)
