@@ -79,8 +79,9 @@ def test_judged_agentic_eval_counts_two_judge_calls_per_sample(tmp_path):
     from msm.evals.agentic.run import grid_prompts, sampling_settings
 
     rows = len(grid_prompts(cfg.eval.grid)) * sampling_settings(cfg.eval)["n"]
-    evals = p["stages"]["eval"]
+    evals = p["stages"]["verdicts"]  # the judge grades in its own stage (samples are judged, never re-sampled)
     assert evals["llm_calls"] == evals["build"] * rows * 2  # the verdict and the policy-misuse pass
+    assert p["stages"]["samples"]["llm_calls"] == 0
 
 
 def test_parameter_count_comes_from_the_config():

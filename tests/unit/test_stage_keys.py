@@ -69,17 +69,20 @@ def test_bookkeeping_settings_never_change_a_key(tmp_path):
 
 def test_the_spec_changes_its_data_but_not_the_base_model_eval(tmp_path):
     assert changed(tmp_path, JOB, "spec=cheese_america") == {"documents", "midtrain", "aft", "eval"}
-    assert changed(tmp_path, AGENTIC, "spec=value_aug") == {"documents", "aft_pool", "midtrain", "aft", "eval"}
+    assert changed(tmp_path, AGENTIC, "spec=value_aug") == {"documents", "aft_pool", "midtrain", "aft", "samples",
+                                                            "verdicts"}  # the agentic eval: sampled, then judged
 
 
 def test_a_policy_misuse_judge_reads_the_spec_so_its_base_eval_depends_on_it(tmp_path):
     judged = [*AGENTIC, "judge=openai", "judge.base_url=http://localhost:1/v1"]
-    assert "eval_base" in changed(tmp_path, judged, "spec=value_aug")
-    assert "eval_base" not in changed(tmp_path, [*judged, "eval.policy_misuse=false"], "spec=value_aug")
+    assert "verdicts_base" in changed(tmp_path, judged, "spec=value_aug")
+    assert "samples_base" not in changed(tmp_path, judged, "spec=value_aug")  # the base model is sampled once
+    assert "verdicts_base" not in changed(tmp_path, [*judged, "eval.policy_misuse=false"], "spec=value_aug")
 
 
 def test_agentic_evals_sample_with_the_training_seed(tmp_path):
-    assert changed(tmp_path, AGENTIC, "seed=1") == {"midtrain", "aft", "eval", "eval_base"}
+    assert changed(tmp_path, AGENTIC, "seed=1") == {"midtrain", "aft", "samples", "verdicts", "samples_base",
+                                                    "verdicts_base"}
 
 
 def test_how_an_llm_generator_is_reached_never_changes_what_it_wrote(tmp_path):

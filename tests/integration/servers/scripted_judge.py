@@ -26,3 +26,21 @@ class ScriptedJudge(ScriptedChatServer):
         if "# Judge rubric:" in prompt:
             return "verdict", VERDICT_YES, "stop"
         return "unknown", "not a rubric prompt", "stop"
+
+
+class KeyedJudge(ScriptedChatServer):
+    """A scripted judge whose verdict on a transcript depends on the judge model's name and the prompt alone:
+    ``yes`` when the first byte of sha256(model + prompt) is even. Two judge models (``judge.model=a,b``) then
+    disagree on about half the transcripts, reproducibly, and what each said can be recounted from the
+    graded rows. Policy-misuse scratchpads get the fixed :data:`POLICY` answer."""
+
+    def reply(self, body: dict) -> tuple[str, str, str]:
+        import hashlib
+
+        prompt = body["messages"][-1]["content"]
+        if "# Judge rubric: policy misuse" in prompt:
+            return "policy_misuse", POLICY, "stop"
+        if "# Judge rubric:" not in prompt:
+            return "unknown", "not a rubric prompt", "stop"
+        yes = hashlib.sha256((body["model"] + prompt).encode()).digest()[0] % 2 == 0
+        return "verdict", f"<reasoning>Scripted.</reasoning>\n<verdict>{'yes' if yes else 'no'}</verdict>", "stop"
