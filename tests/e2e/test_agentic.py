@@ -93,8 +93,8 @@ def test_without_a_judge_the_base_model_is_sampled_once_per_seed_for_all_specs(s
     base_eval = {}
     for job in job_dirs(sweep):
         r = read_json(job / "metrics.json")
-        evals = [a["key"] for a in read_json(job / "artifacts.json") if a["stage"] == "eval"]
-        assert len(evals) == 2  # the trained model's eval, then the base model's
+        evals = [a["key"] for a in read_json(job / "artifacts.json") if a["stage"] == "samples"]
+        assert len(evals) == 2  # the trained model's transcripts, then the base model's (each then judged)
         base_eval[(r["spec"], r["seed"])] = evals[1]
     for seed in range(4):
         assert len({base_eval[(spec, seed)] for spec in SPECS}) == 1
