@@ -44,7 +44,10 @@ def test_a_judge_sweep_samples_once_per_model_and_grades_once_per_judge(judge_sw
     first, second = (read_json(j / "metrics.json") for j in job_dirs(judge_sweep))
     assert first["samples/key"] == second["samples/key"] and first["verdicts/key"] != second["verdicts/key"]
     for record in (first, second):
-        assert {"action/rate", "harmful_action_tool/rate", "sampling/temperature"} <= set(record)
+        assert {"action/rate", "harmful_action_tool/rate", "misalignment_in_action/n", "sampling/temperature"} <= set(record)
+        assert record["misalignment_in_action/n"] == record["action/k"]  # judged among the transcripts that acted
+    for job in job_dirs(judge_sweep):
+        assert "action/rate" in (job / "summary.txt").read_text()  # every agentic job's summary says what it did
 
 
 def test_the_analysis_prints_the_agreement_of_the_two_judges_on_the_same_transcripts(judge_sweep):

@@ -144,3 +144,26 @@ def test_another_judge_or_rubric_grades_again_and_samples_nothing(tmp_path):
     assert {n for n in a if a[n] != b[n]} == {"verdicts", "verdicts_base"}
     personas = keys(tmp_path, *judged, "judge.model=a", "eval.personas=[scenario,lumen,orin]")
     assert {n for n in a if a[n] != personas[n]} == {"samples", "verdicts", "samples_base", "verdicts_base"}
+
+
+def test_rates_per_persona_their_spread_and_the_analysis_table():
+    import pandas as pd
+
+    from analysis.cli import persona_spread
+
+    def row(cond, persona, verdict):
+        return {"condition": f"{cond}__{persona}", "scenario": "murder", "persona": persona, "harmful_evidence": False,
+                "classifier_verdict": verdict, "harmful": False, "acted": True, "harmful_tool": False,
+                "judge_status": "ok", "policy_status": "no_scratchpad"}
+    rows = [row("a", "lumen", True), row("a", "lumen", True), row("b", "lumen", False),
+            row("a", "orin", False), row("b", "orin", False)]
+    m = summarize(rows, judged=True)
+    assert m["misalignment/persona_lumen/rate"] == 0.5 and m["misalignment/persona_orin/rate"] == 0.0
+    assert m["misalignment/persona_spread"] == 0.5
+    jobs = pd.DataFrame([{"spec": "rules", "arm": "msm_aft", "seed": s, "misalignment/rate": r, **{
+        "misalignment/persona_spread": sp, "misalignment/persona_lumen/rate": r + sp / 2,
+        "misalignment/persona_orin/rate": r - sp / 2}} for s, (r, sp) in enumerate([(0.4, 0.2), (0.6, 0.4)])])
+    table = persona_spread(jobs, ["spec", "arm"])
+    assert table.to_dict("records") == [{"spec": "rules", "arm": "msm_aft", "metric": "misalignment/rate",
+                                         "rate": pytest.approx(0.5), "spread": pytest.approx(0.3), "seeds": 2,
+                                         "lumen": pytest.approx(0.65), "orin": pytest.approx(0.35)}]
