@@ -12,6 +12,7 @@ between the jobs (``judge.model=a``), else its option name.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -24,17 +25,17 @@ from .results import config_columns
 KEYS = {"trained": ("samples/key", "verdicts/key"), "base": ("base/samples/key", "base/verdicts/key")}
 
 
-def _verdicts(job_dir: str, role: str) -> dict[tuple[str, int], dict] | None:
-    """``{(condition, sample): row}`` of a job's graded transcripts of ``role`` (trained or base)."""
+@functools.lru_cache(maxsize=256)
+def _graded(job_dir: str) -> dict[str, dict[tuple[str, int], dict]]:
+    """``{role: {(condition, sample): row}}`` of a job's graded transcripts (trained, base), read once."""
     path = Path(job_dir) / "samples.jsonl"
-    if not path.is_file():
-        return None
-    out = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            if row.get("model_role", "trained") == role and "condition" in row:
-                out[(row["condition"], int(row.get("sample", 0)))] = row
+    out: dict[str, dict] = {"trained": {}, "base": {}}
+    if path.is_file():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                if "condition" in row:
+                    out.setdefault(row.get("model_role", "trained"), {})[(row["condition"], int(row.get("sample", 0)))] = row
     return out
 
 
@@ -48,6 +49,7 @@ def _judge_names(jobs: pd.DataFrame) -> pd.Series:
 
 def judge_agreement(jobs: pd.DataFrame) -> pd.DataFrame:
     """One row per (transcripts, model role, pair of judges, scope): scope ``all`` or a scenario."""
+    _graded.cache_clear()  # a job folder rewritten since (a rerun) is read again
     columns = ["samples", "model_role", "judge_a", "judge_b", "scope", "n", "agreement", "kappa", "kappa_lo",
                "kappa_hi", "rate_a", "rate_b", "diff", "mcnemar_p", "failures_a", "failures_b", "failures_either",
                "yes_yes", "yes_no", "no_yes", "no_no"]
@@ -63,7 +65,7 @@ def judge_agreement(jobs: pd.DataFrame) -> pd.DataFrame:
             judges = group.drop_duplicates(verdicts_col)
             if len(judges) < 2:
                 continue
-            loaded = {j[verdicts_col]: (names[i], _verdicts(j["job_dir"], role)) for i, j in judges.iterrows()}
+            loaded = {j[verdicts_col]: (names[i], _graded(str(j["job_dir"])).get(role)) for i, j in judges.iterrows()}
             loaded = {k: v for k, v in loaded.items() if v[1]}
             keys = sorted(loaded, key=lambda k: loaded[k][0])
             for x, key_a in enumerate(keys):

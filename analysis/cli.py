@@ -36,7 +36,7 @@ from .agreement import format_agreement, judge_agreement
 from .figures import REPORT_FIGURES, bar_by_arm, curve_name, figure_name, knob_curve, numeric_knobs, paper_figures
 from .reports import REPORTS, pick_report, run_report
 from .results import config_columns, group_columns, headline_metrics, load
-from .stats import retention_summary, summarize
+from .stats import persona_spread, retention_summary, summarize
 
 
 def num(x: float) -> str:
@@ -115,25 +115,6 @@ def _pooled(r: dict) -> str:
             return "-"
         return f"{k:g}/{n:g}" + (f" ({f:g})" if f is not None and pd.notna(f) else "")
     return f"{side('a')} | {side('b')}"
-
-
-def persona_spread(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group and headline rate measured across personas (``eval.personas``): the rate, its spread across
-    personas and each persona's rate, means over seeds."""
-    spreads = [c for c in df.columns if isinstance(c, str) and c.endswith("/persona_spread")]
-    rows = []
-    for col in spreads:
-        metric = col[: -len("/persona_spread")]
-        personas = sorted(c for c in df.columns if isinstance(c, str) and c.startswith(f"{metric}/persona_")
-                          and c.endswith("/rate"))
-        shown = [c for c in by if c in ("spec", "arm") or df[c].astype(str).nunique() > 1]
-        for key, group in df[df[col].notna()].groupby(shown, dropna=False, sort=False):
-            row = dict(zip(shown, key if isinstance(key, tuple) else (key,)))
-            row.update({"metric": f"{metric}/rate", "rate": group[f"{metric}/rate"].astype(float).mean(),
-                        "spread": group[col].astype(float).mean(), "seeds": len(group)})
-            row.update({p.split("/")[1].removeprefix("persona_"): group[p].astype(float).mean() for p in personas})
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def format_report(report: pd.DataFrame, name: str) -> str:

@@ -184,6 +184,25 @@ def retention_summary(df: pd.DataFrame, by: Sequence[str] | None = None) -> pd.D
     return pd.DataFrame(rows, columns=[*by, "metric", "mean", "sem", "n_seeds"])
 
 
+def persona_spread(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group and headline rate measured across personas (``eval.personas``): the rate, its spread across
+    personas and each persona's rate, means over seeds."""
+    spreads = [c for c in df.columns if isinstance(c, str) and c.endswith("/persona_spread")]
+    rows = []
+    for col in spreads:
+        metric = col[: -len("/persona_spread")]
+        personas = sorted(c for c in df.columns if isinstance(c, str) and c.startswith(f"{metric}/persona_")
+                          and c.endswith("/rate"))
+        shown = [c for c in by if c in ("spec", "arm") or df[c].astype(str).nunique() > 1]
+        for key, group in df[df[col].notna()].groupby(shown, dropna=False, sort=False):
+            row = dict(zip(shown, key if isinstance(key, tuple) else (key,)))
+            row.update({"metric": f"{metric}/rate", "rate": group[f"{metric}/rate"].astype(float).mean(),
+                        "spread": group[col].astype(float).mean(), "seeds": len(group)})
+            row.update({p.split("/")[1].removeprefix("persona_"): group[p].astype(float).mean() for p in personas})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
     """Rows matching every ``column: value`` of ``where`` (None or NaN matches a missing value)."""
     mask = pd.Series(True, index=df.index)

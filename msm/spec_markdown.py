@@ -96,7 +96,6 @@ class _Item:
 @dataclass
 class _Section:
     title: str
-    line: int
     blocks: list = field(default_factory=list)  # _Item (a rule) or (line, paragraph text), in file order
 
 
@@ -116,9 +115,9 @@ def parse(text: str, path: Path) -> tuple[dict, str]:
     sections: list[_Section] = []
     stack: list[_Item] = []  # the open list items, innermost last
 
-    def current(line: int) -> _Section:
+    def current() -> _Section:
         if not sections:  # rules before any heading: a section named after the spec
-            sections.append(_Section(title, line))
+            sections.append(_Section(title))
         return sections[-1]
 
     i = 0
@@ -133,9 +132,9 @@ def parse(text: str, path: Path) -> tuple[dict, str]:
                 continue
             rid, rest = lead_id(content)
             if rid is not None and _kind(rid) == "explicit":
-                current(line).blocks.append(_Item(line, heading_id=rid, heading_title=rest))
+                current().blocks.append(_Item(line, heading_id=rid, heading_title=rest))
             else:
-                sections.append(_Section(content, line))
+                sections.append(_Section(content))
             continue
         last = sections[-1].blocks[-1] if sections and sections[-1].blocks else None
         heading_rule = last if isinstance(last, _Item) and last.heading_id else None
@@ -146,7 +145,7 @@ def parse(text: str, path: Path) -> tuple[dict, str]:
             elif heading_rule is not None:  # the lists under "### SP1: ..." elaborate SP1
                 heading_rule.children.append(item)
             else:
-                current(line).blocks.append(item)
+                current().blocks.append(item)
             stack.append(item)
         elif t.type == "list_item_close":
             stack.pop()
