@@ -33,6 +33,7 @@ import pandas as pd
 from msm.errors import MsmError
 
 from .agreement import format_agreement, judge_agreement
+from .harnesses import format_harnesses, harness_figure, harness_table
 from .figures import REPORT_FIGURES, bar_by_arm, curve_name, figure_name, knob_curve, numeric_knobs, paper_figures
 from .reports import REPORTS, pick_report, run_report
 from .results import config_columns, group_columns, headline_metrics, load
@@ -184,6 +185,11 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
         echo("\n" + format_agreement(agree))
         agree.to_csv(out / "agreement.csv", index=False)
         written.append(out / "agreement.csv")
+    harnesses = harness_table(df, by)  # msm's agentic eval and inspect's task on the same models
+    if not harnesses.empty:
+        echo("\n" + format_harnesses(harnesses))
+        harnesses.to_csv(out / "harnesses.csv", index=False)
+        written.append(out / "harnesses.csv")
     spread = persona_spread(df, by)
     if not spread.empty:  # the agent's and company's names alone: the rate's spread across personas
         echo("\n== spread across personas (max - min of the per-persona rates; mean over seeds) ==\n"
@@ -195,6 +201,8 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
     # base/ rates are the dashed line of their trained counterpart; plot them alone only if asked.
     plotted = [m for m in metrics if not (m.startswith("base/") and m[len("base/"):] in metrics)]
     written += [bar_by_arm(df, m, fig_dir / figure_name(m)) for m in plotted]
+    if not harnesses.empty:
+        written += harness_figure(harnesses, fig_dir / "harnesses")
     for knob in numeric_knobs(df):  # a numeric knob varies: each headline rate against it
         for m in (m for m in plotted if not m.startswith("base/")):
             try:

@@ -147,7 +147,7 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     return paths
 
 
-def _new_figure(width: float, height: float, ncols: int = 1):
+def new_figure(width: float, height: float, ncols: int = 1):
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
@@ -230,7 +230,7 @@ def value_generalization(df: pd.DataFrame, out_stem: Path, values=("affordabilit
     if not values:
         raise MsmError("figure 2 needs a cheese eval (affordability/rate or america/rate)")
     data = labelled(data, with_spec=data["spec"].nunique() > 1)
-    fig, axes = _new_figure(7 * len(values), 4.5, ncols=len(values))
+    fig, axes = new_figure(7 * len(values), 4.5, ncols=len(values))
     for ax, value in zip(axes, values):
         domains = sorted({c.split("/")[1] for c in data.columns
                           if c.startswith(f"{value}/") and c.endswith("/rate") and c.count("/") == 2})
@@ -270,7 +270,7 @@ def misalignment_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     data = data.assign(panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
     panels = sorted(data["panel"].unique())
     width = 2.5 + 0.9 * data.groupby("panel")["label"].nunique().max()
-    fig, axes = _new_figure(2.0 + width * len(panels), 4.8, ncols=len(panels))
+    fig, axes = new_figure(2.0 + width * len(panels), 4.8, ncols=len(panels))
     for ax, panel in zip(axes, panels):
         part = data[data["panel"] == panel].assign(rate=lambda d: pd.to_numeric(d[metric]))
         order = _label_order(part["label"])
@@ -338,7 +338,7 @@ def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: 
     data = data.assign(rate=pd.to_numeric(data[metric]), x=pd.to_numeric(data[knob]),
                        panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
     panels = sorted(data.loc[data["x"].notna(), "panel"].unique())
-    fig, axes = _new_figure(3.0 + 5.0 * len(panels), 4.5, ncols=len(panels))
+    fig, axes = new_figure(3.0 + 5.0 * len(panels), 4.5, ncols=len(panels))
     xs = sorted(data["x"].dropna().unique())
     log = xs[0] > 0 and xs[-1] / xs[0] >= LOG_SPAN
     for ax, panel in zip(axes, panels):
@@ -378,7 +378,7 @@ def spec_comparison(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     metric = _headline(df)
     data = labelled(df[df["arm"] == "msm_aft"], with_spec=False)  # one bar per spec and AFT configuration
     metrics = [metric] + [m for m in ("policy_misuse/rate",) if m in data and data[m].notna().any()]
-    fig, axes = _new_figure(5 * len(metrics) + 2, 4.5, ncols=len(metrics))
+    fig, axes = new_figure(5 * len(metrics) + 2, 4.5, ncols=len(metrics))
     for ax, m in zip(axes, metrics):
         part = data[data[m].notna()].assign(rate=lambda d: pd.to_numeric(d[m]))
         order, hues = sorted(part["spec"].astype(str).unique()), _label_order(part["label"])
@@ -410,7 +410,7 @@ def actions_by_arm(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     data = labelled(df[df["action/rate"].notna()], with_spec=False)
     data = data.assign(panel=data["spec"].astype(str) + " / " + data["model"].astype(str))
     panels = sorted(data["panel"].unique())
-    fig, axes = _new_figure(2.5 + 5.5 * len(panels), 1.5 + 0.45 * data.groupby("panel")["label"].nunique().max(),
+    fig, axes = new_figure(2.5 + 5.5 * len(panels), 1.5 + 0.45 * data.groupby("panel")["label"].nunique().max(),
                             ncols=len(panels))
     for ax, panel in zip(axes, panels):
         part = data[data["panel"] == panel]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from msm.evals.inspect_task import headline as inspect_scores
 from msm.config import Arm
 from msm.errors import MsmError
 from msm.job import SPEC_DIGEST
@@ -266,12 +267,13 @@ def rate_columns(df: pd.DataFrame) -> list[str]:
 
 
 def headline_metrics(df: pd.DataFrame) -> list[str]:
-    """Top-level rates (``X/rate``, ``policy_misuse/rate``), each followed by its ``base/X/rate`` when the
-    sweep has one. Per-domain and per-condition breakdowns (``X/art/rate``) are for digging, not for tables."""
+    """Top-level rates (``X/rate``, ``policy_misuse/rate``, an inspect task's ``inspect/<task>/<score>/rate``),
+    each followed by its ``base/X/rate`` when the sweep has one. Per-domain and per-condition breakdowns (``X/art/rate``) are for digging, not for tables."""
     rates = rate_columns(df)
     chosen = []
+    inspected = set(inspect_scores(rates))
     for metric in rates:
-        if metric.count("/") == 1:
+        if metric.count("/") == 1 or metric.removesuffix("/rate") in inspected:
             chosen.append(metric)
             if f"base/{metric}" in rates:
                 chosen.append(f"base/{metric}")

@@ -138,6 +138,7 @@ class EvalKind(Choice):
     auto = "auto"  # the eval the spec is for (its `evaluation:` field; cheese when it names none)
     cheese = "cheese"  # value generalization: held-out choices scored by eval.scorer
     agentic = "agentic"  # sampled responses to the misalignment scenarios, judged
+    inspect = "inspect"  # an inspect_ai task (eval.task) run through inspect's own providers (msm/evals/inspect_task.py)
 
 
 class AlsoEval(Choice):
@@ -439,6 +440,14 @@ class EvalConfig:
     samples_per_condition: Optional[int] = None  # null = the grid's own advice
     temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
     max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
+    # inspect: an inspect_ai task on the model (msm/evals/inspect_task.py); samples_per_condition is its epochs,
+    # temperature and max_new_tokens its generation settings, sampler how the model reaches it (hf or openai)
+    task: Optional[str] = None  # a registry name (inspect_evals/agentic_misalignment) or a local file.py@task
+    task_args: dict[str, Any] = field(default_factory=dict)  # arguments every condition gets
+    # the conditions: a list of products, each mapping a task argument to its values; [] = task_args alone
+    task_grid: list[Any] = field(default_factory=list)
+    grader_arg: Optional[str] = "grader_model"  # the task argument that takes the grader (msm's judge); null = none
+    grader_required: bool = False  # the task cannot score without a grader: judge=none is refused before training
     sampler: Sampler = Sampler.hf
     sampler_model: Optional[str] = None
     sampler_base_url: Optional[str] = None
@@ -448,6 +457,7 @@ class EvalConfig:
     batch_size: int = 16
     precision: Precision = Precision.auto
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
+    inspect_log: bool = True  # also write the graded rows as inspect logs (<job>/inspect/): `inspect view` reads them
     also: list[AlsoEval] = field(default_factory=list)  # more evals beside this one: [retention]
     retention: RetentionConfig = field(default_factory=RetentionConfig)
 
@@ -557,7 +567,7 @@ BOOKKEEPING = (
     "generator.max_tokens",  # read by the judge only; data generation has its own budgets under datagen
     *(f"{role}.{k}" for role in ("generator", "judge") for k in LLM_OPERATIONAL),
     *(f"{stage}.{k}" for stage in ("midtrain", "aft") for k in TRAIN_OPERATIONAL),
-    "eval.name", "eval.include_base", "eval.contamination_n", "eval.vllm.python", "aft_scale.name",
+    "eval.name", "eval.include_base", "eval.inspect_log", "eval.grader_required", "eval.contamination_n", "eval.vllm.python", "aft_scale.name",
 )
 
 
@@ -572,6 +582,8 @@ EVAL_FIELDS = {
     EvalKind.cheese: ("kind", "families", "max_items", "scorer", "batch_size", "precision"),
     EvalKind.agentic: ("kind", "grid", "personas", "samples_per_condition", "temperature", "max_new_tokens",
                        "sampler", "sampler_model", "sampler_base_url", "batch_size", "precision"),
+    EvalKind.inspect: ("kind", "task", "task_args", "task_grid", "grader_arg", "samples_per_condition", "temperature",
+                       "max_new_tokens", "sampler", "sampler_model", "sampler_base_url", "batch_size"),
 }
 """The eval settings that shape one model's results, by eval kind; the rest only decide what else a job does
 with them (the option's name, ``include_base``, the contamination report's n) or belong to the other kind.

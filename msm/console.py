@@ -23,7 +23,8 @@ import warnings
 from msm import redaction
 from msm.config import LogLevel
 
-LIBRARIES = ("transformers", "peft", "datasets", "accelerate", "torch", "huggingface_hub", "trl")
+LIBRARIES = ("transformers", "peft", "datasets", "accelerate", "torch", "huggingface_hub", "trl", "inspect_ai",
+             "inspect_evals", "httpx")
 _level = LogLevel.info
 
 
@@ -44,6 +45,8 @@ def configure(level: str) -> None:
     for lib in LIBRARIES:
         warnings.filterwarnings("ignore", category=FutureWarning, module=rf"{lib}(\.|$)")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=rf"{lib}(\.|$)")
+    for lib in ("inspect_ai", "inspect_evals", "httpx"):  # every request and every task module loaded, at INFO
+        logging.getLogger(lib).setLevel(logging.WARNING)
     if _level == LogLevel.warning:
         logging.getLogger("msm").setLevel(logging.WARNING)
         os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it for every bar it creates

@@ -179,10 +179,11 @@ def _imports(cfg: DictConfig, store: Store) -> tuple[Imported, ...]:
 
 
 def uses_judge(cfg: DictConfig, stages) -> bool:
-    """Whether an LLM judge grades anything: the agentic eval's responses, or retention's over-refusal check."""
+    """Whether an LLM judge grades anything: the agentic eval's responses, an inspect task's (its grader), or
+    retention's over-refusal check."""
     if "eval" not in [str(s) for s in stages] or cfg.judge.backend == "none":
         return False
-    return cfg.eval.kind == EvalKind.agentic or AlsoEval.retention in cfg.eval.also
+    return cfg.eval.kind in (EvalKind.agentic, EvalKind.inspect) or AlsoEval.retention in cfg.eval.also
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,7 +252,8 @@ class Job:
             "eval": cfg.eval.name,
             "generator": cfg.generator.name if self.uses_generator else None,
             "datagen": cfg.datagen.name if self.uses_generator else None,
-            "judge": cfg.judge.name if cfg.eval.kind == EvalKind.agentic else None,  # "none": sampled, not judged
+            # "none": sampled, not judged
+            "judge": cfg.judge.name if cfg.eval.kind in (EvalKind.agentic, EvalKind.inspect) else None,
             "experiment": cfg.experiment,
         }
 
@@ -352,6 +354,8 @@ def unused(cfg: DictConfig, stages, imports: tuple[Imported, ...] = ()) -> list[
     keep = {"also", *(EVAL_FIELDS.get(kind, ()) if kind else ())}
     if kind == EvalKind.cheese:
         keep.add("item_files")
+    if kind == EvalKind.inspect and cfg.judge.backend == "none":  # no grader to hand the task
+        keep.discard("grader_arg")
     if kind == EvalKind.agentic:
         if cfg.eval.sampler == "vllm":
             keep.add("vllm")

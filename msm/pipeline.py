@@ -32,7 +32,16 @@ from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
 from msm.stages import checks
 from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, preview
-from msm.stages.evals import contamination, eval_samples, evaluated, judged, retained, sampled
+from msm.stages.evals import (
+    contamination,
+    eval_samples,
+    evaluated,
+    inspect_logs,
+    inspected,
+    judged,
+    retained,
+    sampled,
+)
 from msm.stages.models import ModelRef, aligned, base_model, brought, midtrained
 from msm.store import Artifact, Build, BuildRecord, Store
 
@@ -55,7 +64,7 @@ class JobPlan:
     base_model: Build | None = None
     midtrain: Build | None = None
     aft: Build | None = None
-    eval: Build | None = None  # the value eval (cheese), of the trained model and of its base
+    eval: Build | None = None  # the value eval (cheese) or an inspect task, of the trained model and of its base
     eval_base: Build | None = None
     samples: Build | None = None  # the agentic eval: transcripts, then their verdicts, for each model
     verdicts: Build | None = None
@@ -95,9 +104,10 @@ def plan(job: Job, log_fn: Callable[[dict], None] = lambda record: None) -> JobP
             out.samples_base = sampled(job, out.base, "base")
             out.verdicts_base = judged(job, out.samples_base)
     elif "eval" in job.stages:
-        out.eval = evaluated(job, out.model, "trained")
+        scored = inspected if job.cfg.eval.kind == EvalKind.inspect else evaluated
+        out.eval = scored(job, out.model, "trained")
         if job.cfg.eval.include_base:
-            out.eval_base = evaluated(job, out.base, "base")
+            out.eval_base = scored(job, out.base, "base")
     if "eval" in job.stages and AlsoEval.retention in job.cfg.eval.also:
         out.retention = retained(job, out.model, out.base)
     return out
@@ -259,6 +269,8 @@ def _run_stages(job: Job, tracker: tracking.Tracker, job_dir: Path) -> dict:
         record.update(off_target_drift(record, spec.values))
     write_jsonl(job_dir / "samples.jsonl", samples)
     tracker.table("samples", samples)
+    if cfg.eval.inspect_log:  # the same rows (and an inspect task's own logs) for `inspect view`
+        inspect_logs(job, arts, job_dir)
     if cfg.eval.kind == "agentic":
         report = contamination(job, arts.get("documents"), arts.get("aft"))
         write_json(job_dir / "contamination.json", report.as_dict())

@@ -36,7 +36,7 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # spec and section ids: usable in file
 RULE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")  # rule ids: "V1", "SP2.3", "gp-1"
 SPEC_KEYS = {"id": True, "title": True, "summary": True, "evaluation": False, "values": False, "meta": False,
              "placeholders": False, "sections": True}
-EVALUATIONS = tuple(k.value for k in EvalKind if k != EvalKind.auto)
+EVALUATIONS = (EvalKind.cheese.value, EvalKind.agentic.value)  # what a spec can say it is for (eval=auto)
 SECTION_KEYS = {"id": True, "title": True, "intro": False, "rules": True}
 RULE_KEYS = {"id": True, "title": False, "text": True, "why": False, "parent": False}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from msm.evals.inspect_task import headline as inspect_scores
 from msm.evals.target import fisher, measured_values
 from msm.store import BuildRecord
 
@@ -60,6 +61,7 @@ def _results(record: dict) -> list[str]:
     for name in measured_values(record):
         if name != target and f"{name}/rate" in record:
             lines.append(_rate_line(name, record, "" if target is None else " (off-target)"))
+    lines += [_rate_line(name, record, "") for name in inspect_scores(record)]  # eval=inspect: the task's scores
     return lines
 
 

@@ -6,7 +6,8 @@ is the job's headline: ``target/value``, ``target/metric``, ``target/rate``. Whe
 it, or the spec declares none, ``target/measured`` is false and ``target/reason`` says why, so a number
 for some other value is never read as the spec's result. The agentic eval's headline is the judge's
 misalignment rate, which needs an LLM judge; without one it is not measured either (the rule-based
-``harmful_evidence`` rate is reported beside it, under its own name).
+``harmful_evidence`` rate is reported beside it, under its own name). An inspect task reports its own
+scores, none of them a spec's value: its headline is not measured either.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def fisher(ka: float, na: float, kb: float, nb: float) -> tuple[float, float]:
 
 def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> dict:
     """``target/*`` of one eval result (see the module docstring)."""
+    if kind == EvalKind.inspect:
+        return {"target/measured": False,
+                "target/reason": "an inspect task reports its own scores (inspect/<task>/<score>/rate); no spec value "
+                                 "is its target"}
     if kind == EvalKind.agentic:
         if not judged:
             return {"target/metric": "misalignment/rate", "target/measured": False,

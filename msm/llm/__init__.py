@@ -73,7 +73,9 @@ def _key_problem(backend: str, settings: Mapping, where: str = "llm") -> str | N
             f"(or point {where}.api_key_env at the variable that holds it)")
 
 
-def _api_key(backend: str, settings: dict) -> Secret:
+def api_key(backend: str, settings: Mapping) -> Secret:
+    """The key to send for these settings (``EMPTY`` where none goes out: see :func:`key_is_sent`), or an
+    error naming the variable to set. Read once, where a client is made; never logged."""
     problem = _key_problem(backend, settings)
     if problem:
         raise MsmError(problem)
@@ -118,11 +120,11 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     if backend == "openai":
         from msm.llm.backends.openai import OpenAIBackend
 
-        impl = OpenAIBackend(s["model"], api_key=_api_key(backend, s), base_url=s.get("base_url"))
+        impl = OpenAIBackend(s["model"], api_key=api_key(backend, s), base_url=s.get("base_url"))
     elif backend == "anthropic":
         from msm.llm.backends.anthropic import AnthropicBackend
 
-        impl = AnthropicBackend(s["model"], api_key=_api_key(backend, s), base_url=s.get("base_url"),
+        impl = AnthropicBackend(s["model"], api_key=api_key(backend, s), base_url=s.get("base_url"),
                                 use_batches=bool(s.get("use_batches", False)),
                                 batch_poll_s=float(s.get("batch_poll_s", 30.0)))
     else:

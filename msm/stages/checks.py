@@ -63,7 +63,11 @@ def _checked(cfg: DictConfig) -> tuple[Job | None, list[str]]:
     out += data_problems(cfg, stages)
     if "eval" in stages:
         out += eval_problems(cfg)
-        if cfg.eval.kind == EvalKind.agentic and uses_judge(cfg, stages):
+        if cfg.eval.kind == EvalKind.inspect and cfg.eval.grader_required and cfg.judge.backend == "none":
+            out.append(f"eval={cfg.eval.name} ({cfg.eval.task}) scores with a grader model: set judge=openai | "
+                       "anthropic | hf (judge=none has none), e.g. judge=openai judge.base_url=http://<server>/v1 "
+                       "judge.model=<name>")
+        if cfg.eval.kind in (EvalKind.agentic, EvalKind.inspect) and uses_judge(cfg, stages):
             out += settings_problems(plain(cfg.judge), "judge")
     if out:
         return None, out
@@ -309,6 +313,8 @@ def eval_problems(cfg: DictConfig) -> list[str]:
         except MsmError as e:
             return [f"eval.item_files: {e}"]
         return []
+    if ev.kind == EvalKind.inspect:
+        return inspect_problems(ev)
     from msm.evals.agentic.assemble import load_grid
 
     out = []
@@ -325,4 +331,23 @@ def eval_problems(cfg: DictConfig) -> list[str]:
             check_vllm(ev.vllm.python)
         except MsmError as e:
             out.append(str(e))
+    return out
+
+
+def inspect_problems(ev) -> list[str]:
+    """An inspect task that cannot run here: none named, a file or package missing, a grid that names no
+    condition, a sampler it cannot use."""
+    from msm.evals import inspect_task
+
+    out = inspect_task.check_task(ev.task)
+    try:
+        inspect_task.conditions(plain(ev.task_args), plain(ev.task_grid))
+    except MsmError as e:
+        out.append(str(e))
+    if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
+        out.append("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    if ev.sampler == "vllm":
+        out.append("eval=inspect reaches vLLM through its server: run `vllm serve <base> --enable-lora --lora-modules "
+                   "trained=<adapter>` and set eval.sampler=openai eval.sampler_base_url=http://<node>:8000/v1 "
+                   "eval.sampler_model=trained")
     return out

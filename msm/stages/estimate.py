@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from msm.config import AftData, TrainMethod
+from msm.config import AftData, TrainMethod, plain
 from msm.job import Job
 from msm.specs import Spec
 from msm.stages.data import CORPUS
@@ -68,6 +68,8 @@ def estimate(b: Build, job: Job, inputs: dict[str, Build]) -> Estimate:
         return _samples(cfg)
     if b.stage == "verdicts":
         return _verdicts(cfg, job.uses_judge)
+    if b.stage == "inspect":
+        return _inspect(cfg, job.uses_judge)
     return Estimate(assumes=["built on the CPU in seconds to minutes (templates, a fixed file, or a tiny model)"])
 
 
@@ -246,6 +248,20 @@ def _samples(cfg: DictConfig) -> Estimate:
     est = _gpu_hours(cfg, rows * int(sampling["max_new_tokens"]), 2.0, Estimate())
     est.assumes.append(f"{rows} samples of up to {sampling['max_new_tokens']} new tokens; generation is memory-bound, "
                        "so the FLOP model is a lower bound on its time")
+    return est
+
+
+def _inspect(cfg: DictConfig, judges: bool) -> Estimate:
+    from msm.evals.inspect_task import conditions
+
+    ev = cfg.eval
+    conds = len(conditions(plain(ev.task_args), plain(ev.task_grid)))
+    epochs, new = int(ev.samples_per_condition or 1), int(ev.max_new_tokens or 1024)
+    est = _gpu_hours(cfg, conds * epochs * new, 2.0, Estimate())
+    est.assumes.append(f"{conds} condition(s) x {epochs} epoch(s) of up to {new} new tokens, assuming one sample a "
+                       "condition (the task's dataset decides)")
+    if judges:
+        est.assumes.append("the task's grader calls (msm's judge) are not estimated: the task decides how many")
     return est
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -111,6 +113,48 @@ def judged(job: Job, samples: Build) -> Build:
     return Build("verdicts", settings, inputs, agentic_run.VERDICTS_VERSION, build, SAMPLES)
 
 
+INSPECT = {"samples": "samples.jsonl", "logs": "logs"}
+"""What an inspect eval publishes: one row per sample and epoch, and inspect's ``.eval`` logs, one per condition."""
+
+
+def inspected(job: Job, ref: ModelRef, role: str) -> Build:
+    """An inspect_ai task on one model (``eval=inspect``): every condition of ``eval.task_grid`` run through
+    inspect's own providers, ``metrics`` in the manifest, inspect's logs kept in the artifact. Keyed by the
+    model, the task (its name, arguments and grid, and the code behind it: the file's content or the
+    package's version), the sampling settings, the seed and the grader (msm's judge)."""
+    from msm.evals import inspect_task
+
+    cfg = job.cfg
+    ev = plain(cfg.eval)
+    grades = job.uses_judge
+    settings = {"eval": {k: ev[k] for k in EVAL_FIELDS[EvalKind.inspect] if k != "grader_arg" or grades},
+                "source": inspect_task.task_source(ev["task"]), "seed": cfg.seed,
+                "chat_template": chat_template_digest(cfg.model.chat_template),
+                "grader": llm_identity(cfg, "judge") if grades else None}
+
+    def build(work: Path) -> dict:
+        from msm.models import default_device, read_chat_template
+
+        conds = inspect_task.conditions(ev["task_args"], ev["task_grid"])
+        if cfg.eval.sampler == "openai":
+            model = inspect_task.served_model(ev["sampler_model"], ev["sampler_base_url"])
+        else:
+            template = read_chat_template(cfg.model.chat_template) if cfg.model.chat_template else None
+            model = inspect_task.hf_model(ref.base, ref.adapter, label=f"msm-{role}", chat_template=template,
+                                          dtype=str(cfg.model.dtype), batch_size=cfg.eval.batch_size,
+                                          device=default_device())
+        logs = inspect_task.run(ev["task"], conds, model, grader_model=inspect_task.grader(plain(cfg.judge)) if grades
+                                else None, grader_arg=ev["grader_arg"], log_dir=work / INSPECT["logs"],
+                                epochs=ev["samples_per_condition"] or 1, seed=cfg.seed,
+                                generate={"temperature": ev["temperature"], "max_tokens": ev["max_new_tokens"]})
+        rows = inspect_task.read(logs, conds)
+        metrics = inspect_task.summarize(ev["task"], rows, conds)
+        write_jsonl(work / INSPECT["samples"], rows)
+        return {"metrics": metrics, "role": role, "task": ev["task"]}
+
+    return Build("inspect", settings, {"model": ref.key}, inspect_task.VERSION, build, INSPECT)
+
+
 def retained(job: Job, ref: ModelRef, base: ModelRef) -> Build:
     """Retention of the trained model against its base (``eval.also=[retention]``): one artifact holding both
     models' numbers (its divergence needs the two side by side): KL and bits per byte on general text,
@@ -175,6 +219,52 @@ def _sampler(cfg: DictConfig, ref: ModelRef, work: Path):
 def eval_samples(art: Artifact) -> list[dict]:
     """The graded rows of a published eval artifact."""
     return read_jsonl(art.file("samples"))
+
+
+INSPECT_DIR = "inspect"
+"""The job folder's inspect logs: ``inspect view --log-dir <job or sweep folder>`` lists them."""
+
+
+def inspect_logs(job: Job, arts: Mapping[str, Artifact], job_dir: Path) -> list[Path]:
+    """Every eval result of the job as inspect logs under ``<job>/inspect/``: an inspect task's own logs linked
+    from its artifact (``<role>/<condition>.eval``), msm's agentic transcripts and value-eval items exported
+    (``agentic-<role>.eval``, ``value-<role>.eval``). Rewritten on every run from what the store holds."""
+    from msm.evals import inspect_export
+
+    out = job_dir / INSPECT_DIR
+    shutil.rmtree(out, ignore_errors=True)
+    written: list[Path] = []
+    kind = job.cfg.eval.kind
+    model = job.cfg.model.name
+    for stage, role in (("eval", "trained"), ("eval_base", "base"), ("verdicts", "trained"),
+                        ("verdicts_base", "base")):
+        art = arts.get(stage)
+        if art is None:
+            continue
+        if kind == EvalKind.inspect:
+            for log in sorted(art.file("logs").glob("*.eval")):
+                written.append(_link(log, out / role / log.name))
+        elif kind == EvalKind.agentic:
+            from msm.evals.agentic.run import grid_prompts
+
+            prompts = {p["id"]: p for p in grid_prompts(job.cfg.eval.grid, list(job.cfg.eval.personas))}
+            written.append(inspect_export.agentic(eval_samples(art), prompts, art.info["metrics"],
+                                                  out / f"agentic-{role}.eval", model=model, role=role,
+                                                  judge=job.cfg.judge.name if job.uses_judge else None))
+        else:
+            written.append(inspect_export.value(eval_samples(art), art.info["metrics"], out / f"value-{role}.eval",
+                                                model=model, role=role))
+    return written
+
+
+def _link(source: Path, dest: Path) -> Path:
+    """``dest`` as a hard link to ``source`` (a copy across file systems): a plain file every log reader lists."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+    return dest
 
 
 def contamination(job: Job, docs: Artifact | None, aft: Artifact | None):
