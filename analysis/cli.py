@@ -33,8 +33,8 @@ import pandas as pd
 from msm.errors import MsmError
 
 from .agreement import format_agreement, judge_agreement
-from .harnesses import format_harnesses, harness_figure, harness_table
 from .figures import REPORT_FIGURES, bar_by_arm, curve_name, figure_name, knob_curve, numeric_knobs, paper_figures
+from .harnesses import format_harnesses, harness_figure, harness_table
 from .reports import REPORTS, pick_report, run_report
 from .results import config_columns, group_columns, headline_metrics, load
 from .stats import persona_spread, retention_summary, summarize

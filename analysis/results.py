@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from msm.evals.inspect_task import headline as inspect_scores
 from msm.config import Arm
 from msm.errors import MsmError
+from msm.evals.inspect_task import headline as inspect_scores
 from msm.job import SPEC_DIGEST
 
 log = logging.getLogger(__name__)

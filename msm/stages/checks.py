@@ -346,6 +346,9 @@ def inspect_problems(ev) -> list[str]:
         out.append(str(e))
     if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
         out.append("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    if ev.sampler == "openai" and ev.include_base:
+        out.append("eval.sampler=openai scores the one model the server serves: set eval.include_base=false and score "
+                   "the base with its own server in a job with midtrain=none aft=none")
     if ev.sampler == "vllm":
         out.append("eval=inspect reaches vLLM through its server: run `vllm serve <base> --enable-lora --lora-modules "
                    "trained=<adapter>` and set eval.sampler=openai eval.sampler_base_url=http://<node>:8000/v1 "
