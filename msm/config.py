@@ -151,6 +151,7 @@ class Sampler(Choice):
     hf = "hf"  # the job's own model, batched generate
     openai = "openai"  # a served model (sampler_model at sampler_base_url)
     vllm = "vllm"  # vLLM's offline engine in its own interpreter (GPU)
+    serve = "serve"  # eval=inspect: `transformers serve` on the job's weights, started and stopped for the stage
 
 
 class Scorer(Choice):
@@ -441,7 +442,7 @@ class EvalConfig:
     temperature: Optional[float] = None  # null = the grid's advice (0.7 for the paper grid)
     max_new_tokens: Optional[int] = None  # null = the grid's advice (4,096 for the paper grid)
     # inspect: an inspect_ai task on the model (msm/evals/inspect_task.py); samples_per_condition is its epochs,
-    # temperature and max_new_tokens its generation settings, sampler how the model reaches it (hf or openai)
+    # temperature and max_new_tokens its generation settings, sampler how the model reaches it (hf, serve, openai)
     task: Optional[str] = None  # a registry name (inspect_evals/agentic_misalignment) or a local file.py@task
     task_args: dict[str, Any] = field(default_factory=dict)  # arguments every condition gets
     # the conditions: a list of products, each mapping a task argument to its values; [] = task_args alone

@@ -322,8 +322,10 @@ def eval_problems(cfg: DictConfig) -> list[str]:
         load_grid(ev.grid)
     except MsmError as e:
         out.append(f"eval.grid={ev.grid}: {e}")
-    if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
-        out.append("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    out += _served_problems(ev)
+    if ev.sampler == "serve":
+        out.append("eval.sampler=serve is for eval=inspect; the agentic eval samples with hf, vllm (its offline "
+                   "engine) or openai (a server you run)")
     if ev.sampler == "vllm":
         from msm.evals.sampling import check_vllm
 
@@ -332,6 +334,12 @@ def eval_problems(cfg: DictConfig) -> list[str]:
         except MsmError as e:
             out.append(str(e))
     return out
+
+
+def _served_problems(ev) -> list[str]:
+    if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
+        return ["eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)"]
+    return []
 
 
 def inspect_problems(ev) -> list[str]:
@@ -344,8 +352,7 @@ def inspect_problems(ev) -> list[str]:
         inspect_task.conditions(plain(ev.task_args), plain(ev.task_grid))
     except MsmError as e:
         out.append(str(e))
-    if ev.sampler == "openai" and not (ev.sampler_model and ev.sampler_base_url):
-        out.append("eval.sampler=openai needs eval.sampler_model and eval.sampler_base_url (the served model under test)")
+    out += _served_problems(ev)
     if ev.sampler == "openai" and ev.include_base:
         out.append("eval.sampler=openai scores the one model the server serves: set eval.include_base=false and score "
                    "the base with its own server in a job with midtrain=none aft=none")

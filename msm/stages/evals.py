@@ -133,20 +133,33 @@ def inspected(job: Job, ref: ModelRef, role: str) -> Build:
                 "grader": llm_identity(cfg, "judge") if grades else None}
 
     def build(work: Path) -> dict:
+        from contextlib import nullcontext
+
+        from msm.evals.serving import servable, transformers_serve
+        from msm.hardware import cpu_threads
         from msm.models import default_device, read_chat_template
 
         conds = inspect_task.conditions(ev["task_args"], ev["task_grid"])
-        if cfg.eval.sampler == "openai":
-            model = inspect_task.served_model(ev["sampler_model"], ev["sampler_base_url"])
-        else:
-            template = read_chat_template(cfg.model.chat_template) if cfg.model.chat_template else None
-            model = inspect_task.hf_model(ref.base, ref.adapter, label=f"msm-{role}", chat_template=template,
-                                          dtype=str(cfg.model.dtype), batch_size=cfg.eval.batch_size,
-                                          device=default_device())
-        logs = inspect_task.run(ev["task"], conds, model, grader_model=inspect_task.grader(plain(cfg.judge)) if grades
-                                else None, grader_arg=ev["grader_arg"], log_dir=work / INSPECT["logs"],
-                                epochs=ev["samples_per_condition"] or 1, seed=cfg.seed,
-                                generate={"temperature": ev["temperature"], "max_tokens": ev["max_new_tokens"]})
+        template = read_chat_template(cfg.model.chat_template) if cfg.model.chat_template else None
+        server = nullcontext(ev["sampler_base_url"])
+        if cfg.eval.sampler == "serve":  # msm's own server for this stage: the adapter merged into its base
+            folder = servable(ref.base, ref.adapter, work / "served_model", dtype=str(cfg.model.dtype),
+                              chat_template=cfg.model.chat_template)
+            server = transformers_serve(folder, device=default_device(), log_path=work / "serve.log",
+                                        threads=cpu_threads(cfg.threads))
+        with server as base_url:
+            if cfg.eval.sampler in ("openai", "serve"):
+                name = ev["sampler_model"] if cfg.eval.sampler == "openai" else str(folder)
+                model = inspect_task.served_model(name, base_url)
+            else:
+                model = inspect_task.hf_model(ref.base, ref.adapter, label=f"msm-{role}", chat_template=template,
+                                              dtype=str(cfg.model.dtype), batch_size=cfg.eval.batch_size,
+                                              device=default_device())
+            logs = inspect_task.run(ev["task"], conds, model, grader_model=inspect_task.grader(plain(cfg.judge))
+                                    if grades else None, grader_arg=ev["grader_arg"], log_dir=work / INSPECT["logs"],
+                                    epochs=ev["samples_per_condition"] or 1, seed=cfg.seed,
+                                    generate={"temperature": ev["temperature"], "max_tokens": ev["max_new_tokens"]})
+        shutil.rmtree(work / "served_model", ignore_errors=True)  # a merged copy of the weights, only for the server
         rows = inspect_task.read(logs, conds)
         metrics = inspect_task.summarize(ev["task"], rows, conds)
         write_jsonl(work / INSPECT["samples"], rows)

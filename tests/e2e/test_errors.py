@@ -76,7 +76,8 @@ def test_data_stage_only(tmp_path):
     pytest.param("eval.sampler=vllm", "vllm is not installed for",
                  marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")),
     ("eval.sampler=openai", "eval.sampler_model and eval.sampler_base_url"),
-    ("eval.sampler=llamacpp", "expected one of [hf, openai, vllm]"),
+    ("eval.sampler=llamacpp", "expected one of [hf, openai, vllm, serve]"),
+    ("eval.sampler=serve", "eval.sampler=serve is for eval=inspect"),
 ])
 def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, sampler, message):
     store = tmp_path / "store"
@@ -89,7 +90,7 @@ def test_an_agentic_sampler_that_cannot_run_fails_before_training(tmp_path, samp
 
 @pytest.mark.parametrize("typo, field, allowed", [
     ("midtrain.method=lorra", "midtrain.method", "[none, lora, full, adapter]"),
-    ("eval.sampler=vlm", "eval.sampler", "[hf, openai, vllm]"),
+    ("eval.sampler=vlm", "eval.sampler", "[hf, openai, vllm, serve]"),
     ("generator.backend=opnai", "generator.backend", "[offline, openai, anthropic, hf]"),
     ("aft.data=genrated", "aft.data", "[auto, cheese, generated, value_choices, value_choices_shuffled, file]"),
 ])

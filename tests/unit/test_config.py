@@ -128,7 +128,7 @@ def test_seed_range_mistakes(argv, message):
     ("midtrain.method=lorra", "[none, lora, full, adapter]"),
     ("aft.method=loraa", "[none, lora, full, adapter]"),
     ("aft.data=genrated", "[auto, cheese, generated, value_choices, value_choices_shuffled, file]"),
-    ("eval.sampler=vlm", "[hf, openai, vllm]"),
+    ("eval.sampler=vlm", "[hf, openai, vllm, serve]"),
     ("eval.kind=agentik", "[auto, cheese, agentic, inspect]"),
     ("eval.precision=bf32", "[auto, bf16, fp32]"),
     ("generator.backend=opnai", "[offline, openai, anthropic, hf]"),
