@@ -81,7 +81,9 @@ if __name__ == "__main__":
     sys.argv = [sys.argv[0], *expand_shorthand(sys.argv[1:])]
     try:
         main()
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through Hydra, torch and the Trainer
-        print("\ninterrupted: published stages and training checkpoints are kept; run the same command again "
-              "to resume", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: one line, not a traceback through Hydra, torch and the Trainer
+        from msm.interrupts import Interrupted
+
+        print(f"\ninterrupted{f' by {e.name}' if isinstance(e, Interrupted) else ''}: published stages and training "
+              "checkpoints are kept; run the same command again to resume", file=sys.stderr)
+        sys.exit(e.exit_code if isinstance(e, Interrupted) else 130)

@@ -489,6 +489,19 @@ class PathsConfig:
     lock_timeout_s: float = 43200.0  # how long a job waits for another job building the same stage (-1: forever)
 
 
+class Verify(Choice):
+    """How a reused artifact is checked against the sizes and digests its manifest recorded (msm/store.py)."""
+
+    changed = "changed"  # every file's size; the digest of a file whose modification time changed
+    always = "always"  # every file's digest, every reuse (reads every byte: slow for big models)
+    strict = "strict"  # as always, and a damaged artifact stops the job instead of being rebuilt
+
+
+@dataclass
+class StoreConfig:
+    verify: Verify = Verify.changed  # a damaged artifact is named, moved aside and rebuilt (strict: refused)
+
+
 @dataclass
 class SummaryConfig:
     """What a job's closing summary adds (msm/summary.py): an experiment preset's word on what its result
@@ -525,6 +538,7 @@ class TrainConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     data: DataConfig = field(default_factory=DataConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     aft_scale: AftScaleConfig = field(default_factory=AftScaleConfig)
     train: HealthConfig = field(default_factory=HealthConfig)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
@@ -556,7 +570,7 @@ recomputes the same activations): left out of its artifact key and of the job's 
 
 SCIENCE = ("spec", "model", "generator", "datagen", "judge", "midtrain", "aft", "eval", "data", "aft_scale", "seed")
 BOOKKEEPING = (
-    "paths", "logger", "threads", "log_level", "summary", "plan", "budget", "stages",
+    "paths", "store", "logger", "threads", "log_level", "summary", "plan", "budget", "stages",
     "experiment",  # the preset's name: a label of the record; what the preset changed is in the fields
     "train",  # the training-health guards warn or refuse; they never change a number
     "spec.name", "spec.path",  # the file: the identity holds the spec's own id and content digest instead

@@ -283,7 +283,7 @@ def assemble(cfg: DictConfig, spec: Spec, store: Store | None = None) -> Job:
     stages = stage_prefix(cfg.stages)
     cfg = copy.deepcopy(resolve_auto(cfg, spec))
     OmegaConf.set_readonly(cfg, True)
-    store = store or Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s)
+    store = store or Store(cfg.paths.store, lock_timeout_s=cfg.paths.lock_timeout_s, verify=str(cfg.store.verify))
     imports = _imports(cfg, store)
     return Job(cfg, spec, tuple(stages), store, MappingProxyType(identity(cfg, spec, stages, imports)), imports)
 

@@ -71,11 +71,21 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     return n
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+MAX_LINE_CHARS = 16 * 1024 * 1024
+"""The longest line any JSONL file may have (a whole book is ~1M characters); callers reading short rows (eval
+items, chats) pass a tighter limit. A line past it is refused before it is parsed: one 10 MB line in an item
+file once grew a job to 12 GB downstream."""
+
+
+def iter_jsonl(path: Path, max_line_chars: int = MAX_LINE_CHARS) -> Iterator[tuple[int, object]]:
     """``(line number, value)`` for every non-blank line, streamed (a 13k-document corpus is never held
-    twice); a line that is not JSON raises ``MsmError`` naming the file and the line."""
+    twice); a line that is not JSON, or longer than ``max_line_chars``, raises ``MsmError`` naming the file
+    and the line."""
     with Path(path).open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
+            if len(line) > max_line_chars:
+                raise JsonlSyntaxError(path, lineno, f"a line of {len(line):,} characters (at most {max_line_chars:,} "
+                                                     "here)")
             if not line.strip():
                 continue
             try:

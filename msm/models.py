@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -138,18 +139,36 @@ def load_model(
 
     device = device or default_device()
     torch_dtype = resolve_dtype(dtype, device)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(name_or_path), dtype=torch_dtype, attn_implementation="sdpa", device_map={"": device}
-    )
+    with _naming(name_or_path, "model"):
+        model = AutoModelForCausalLM.from_pretrained(
+            str(name_or_path), dtype=torch_dtype, attn_implementation="sdpa", device_map={"": device}
+        )
     model.config.use_cache = False
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable_adapter)
+        with _naming(adapter, "LoRA adapter"):
+            model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable_adapter)
         model.train(trainable_adapter)
     else:
         model.eval()
     return model
+
+
+@contextmanager
+def _naming(where, what: str):
+    """A weights file that cannot be read (truncated, garbled: ``invalid header length``, a JSON error) fails
+    naming the folder it came from, not only the library's words for what went wrong."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise MsmError(f"{where}: cannot load the {what} ({type(e).__name__}: {str(e)[:300]})") from e
+    except Exception as e:  # safetensors' SafetensorError, and the like
+        if type(e).__module__.startswith(("safetensors", "json")):
+            raise MsmError(f"{where}: cannot load the {what} ({type(e).__name__}: {str(e)[:300]})") from e
+        raise
 
 
 def cast_frozen_linears(model, dtype: torch.dtype) -> int:

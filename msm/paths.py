@@ -9,3 +9,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
 SPECS_DIR = REPO / "specs"
+
+
+def default_store() -> Path:
+    """The store a job uses when ``paths.store`` is left alone (conf/train.yaml says the same): ``$MSM_STORE``,
+    else ``$XDG_CACHE_HOME/msm/store``, else ``~/.cache/msm/store``. For the CLIs that take ``--store``."""
+    import os
+
+    return Path(os.environ.get("MSM_STORE") or f"{os.environ.get('XDG_CACHE_HOME') or '~/.cache'}/msm/store").expanduser()

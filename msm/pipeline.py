@@ -20,7 +20,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from msm import console, provenance, summary, tracking
+from msm import console, interrupts, provenance, summary, tracking
 from msm.config import AlsoEval, EvalKind
 from msm.data.health import as_metrics as health_metrics
 from msm.errors import MsmError
@@ -47,6 +47,7 @@ from msm.store import Artifact, Build, BuildRecord, Store
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "status.json"
+SIGNAL_SOURCES = "kill, timeout, scancel, a time limit or Ctrl-C"
 ARTIFACTS_FILE = "artifacts.json"  # every stage the job built or reused, with its time and LLM usage
 PROVENANCE_FILE = "provenance.json"  # code, packages, host and Slurm ids of the job (msm/provenance.py)
 
@@ -136,10 +137,21 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> dict:
     """
     job_dir = _job_dir(output_dir)
     write_json(job_dir / STATUS_FILE, {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def interrupted(signum: int) -> None:  # first thing on SIGTERM or SIGINT, whatever happens after
+        write_json(job_dir / STATUS_FILE, {"status": "interrupted", "signal": interrupts.name(signum),
+                                           "error": f"interrupted by {interrupts.name(signum)} ({SIGNAL_SOURCES}); "
+                                                    "published stages and checkpoints are kept: rerun to resume"})
+
     try:
-        record = _run(cfg, job_dir)
+        with interrupts.handled(interrupted):
+            record = _run(cfg, job_dir)
+    except interrupts.Interrupted:
+        interrupts.clear()
+        raise
     except KeyboardInterrupt:
-        write_json(job_dir / STATUS_FILE, {"status": "interrupted", "error": "interrupted (Ctrl-C); rerun to resume"})
+        write_json(job_dir / STATUS_FILE, {"status": "interrupted", "signal": "SIGINT",
+                                           "error": "interrupted (Ctrl-C); rerun to resume"})
         raise
     except SystemExit as e:  # submitit exits this way once it has requeued a preempted or timed-out job
         write_json(job_dir / STATUS_FILE, {"status": "interrupted",
@@ -220,10 +232,13 @@ def _run_stages(job: Job, tracker: tracking.Tracker, job_dir: Path) -> dict:
         record["preview"] = preview(job)
         return record
     planned = plan(job, tracker.log)
+    if problems := checks.space_problems(job, planned.builds()):
+        raise checks.PreflightError(problems)
     arts: dict[str, Artifact] = {}
     published: dict[str, Artifact] = {}  # by ref: the baseline arm's two evals are one artifact
     health: dict = {}
     for name, b in planned.builds().items():
+        interrupts.check()  # a Ctrl-C that a library's cleanup swallowed still stops the job here
         if b.ref not in published:
             published[b.ref] = job.store.build(b)
         arts[name] = published[b.ref]

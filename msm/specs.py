@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from msm import yamlfile
 from msm.config import EvalKind
 from msm.errors import SpecError
 from msm.paths import REPO
@@ -172,9 +173,16 @@ def _split_front_matter(path: Path, raw: str) -> tuple[str, str]:
     raise SpecError(path, None, "unterminated front matter: no closing '---' line")
 
 
+MAX_SPEC_BYTES = 1024 * 1024
+"""A spec is prose: the paper's longest is ~20 KB. A file past 1 MiB is not a spec (a corpus saved by mistake)."""
+
+
 def _read_text(path: Path) -> str:
     """The file as text, or a SpecError naming it: a spec is Markdown in UTF-8, never a binary file."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(path, None, f"is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,} (msm.specs.MAX_SPEC_BYTES)")
         raw = path.read_bytes()
     except OSError as e:
         raise SpecError(path, None, f"cannot be read ({e.strerror or e})") from None
@@ -205,7 +213,9 @@ def load_spec(path: str | Path, vars: dict | None = None, fill: bool = True) -> 
     if not plain:
         front, body = _split_front_matter(path, text.lstrip("\ufeff"))
         try:
-            data = yaml.safe_load(front)
+            data = yamlfile.load(front, path)
+        except yamlfile.YamlAliasError as exc:
+            raise SpecError(path, None, str(exc).split(": ", 1)[1]) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 2}" if mark is not None else ""  # +1 for 1-based, +1 for '---'

@@ -11,6 +11,11 @@ Why it is shaped like this:
   renames the folder into place in one atomic ``os.rename``, so a crash never leaves a folder at the
   final path that looks complete. The partial folder has a stable name on purpose: a rerun after a
   crash finds what the previous attempt left (for example Trainer checkpoints) and resumes from it.
+* The manifest records every published file's size, modification time and sha256. Reuse checks them
+  (:meth:`Store.damage`: sizes always, digests of files whose modification time changed, or every digest
+  under ``verify=always``), so a corpus cut short, a flipped byte in an adapter or a truncated manifest is
+  named in one line and the artifact moved aside to ``<stage>/.damaged/`` and rebuilt (``verify=strict``:
+  refused), never used. ``python -m msm.store verify [--repair]`` checks a whole store.
 """
 
 from __future__ import annotations
@@ -38,6 +43,30 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LOCK_NOTE_EVERY_S = 60.0  # how often a waiting job says it is still waiting
+DAMAGED = ".damaged"  # <stage>/.damaged/<key>-<time>: damaged artifacts, moved aside for a look, never used
+
+
+class DamagedArtifact(MsmError):
+    """A published artifact whose files no longer match its manifest (or whose manifest cannot be read)."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_records(folder: Path) -> dict[str, dict]:
+    """``{relative path: {"size", "mtime_ns", "sha256"}}`` of every file under ``folder``: what a manifest keeps."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            st = p.stat()
+            out[p.relative_to(folder).as_posix()] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                                                     "sha256": file_sha256(p)}
+    return out
 
 
 def _canonical(obj: Any) -> str:
@@ -169,10 +198,11 @@ class LockTimeout(MsmError):
 
 
 class Store:
-    def __init__(self, root: str | Path, lock_timeout_s: float = -1):
+    def __init__(self, root: str | Path, lock_timeout_s: float = -1, verify: str = "changed"):
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock_timeout_s = lock_timeout_s
+        self.verify = verify  # changed | always | strict (msm.config.Verify)
         self.records: list[BuildRecord] = []
 
     def path(self, stage: str, key: str) -> Path:
@@ -184,13 +214,68 @@ class Store:
         return _published(b.stage, b.key, self.path(b.stage, b.key), b.publishes, name)
 
     def get(self, stage: str, key: str) -> Artifact | None:
-        """The published artifact, or None. A folder without a manifest is never returned."""
+        """The published artifact, or None. A folder without a manifest is never returned; one whose
+        manifest cannot be read raises :class:`DamagedArtifact` naming it."""
         final = self.path(stage, key)
         manifest = final / MANIFEST
         if not manifest.is_file():
             return None
-        found = json.loads(manifest.read_text())
+        try:
+            found = json.loads(manifest.read_text(encoding="utf-8"))
+            if not isinstance(found, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            raise DamagedArtifact(f"{manifest}: unreadable manifest ({type(e).__name__}: {e})") from None
         return Artifact(stage, key, final, found, found.get("publishes") or {})
+
+    def damage(self, art: Artifact, full: bool = False) -> list[str]:
+        """What no longer matches the manifest: a file missing, of another size, or (when its modification
+        time changed, or ``full``) with another sha256. Empty for an intact artifact, and for one published
+        before manifests recorded sizes and digests (nothing to check it against)."""
+        files = art.manifest.get("files")
+        if not isinstance(files, dict):
+            return []
+        out = []
+        for rel, rec in files.items():
+            path = art.path / rel
+            try:
+                st = path.stat()
+            except OSError:
+                out.append(f"{path}: missing")
+                continue
+            if st.st_size != rec["size"]:
+                out.append(f"{path}: {st.st_size:,} bytes, its manifest says {rec['size']:,}")
+            elif (full or st.st_mtime_ns != rec["mtime_ns"]) and file_sha256(path) != rec["sha256"]:
+                out.append(f"{path}: its content changed since it was published (sha256 differs)")
+        return out
+
+    def quarantine(self, art_path: Path, why: str) -> Path:
+        """Move a damaged artifact to ``<stage>/.damaged/<key>-<time>`` (kept for a look, never used)."""
+        dest = art_path.parent / DAMAGED / f"{art_path.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(art_path, dest)
+        (dest / "DAMAGED.txt").write_text(why + "\n", encoding="utf-8")
+        return dest
+
+    def _intact(self, b: Build) -> Artifact | None:
+        """:meth:`find`, checked (:meth:`damage`): a damaged artifact is reported in one line, then moved aside
+        so it is rebuilt, or under ``verify=strict`` refused."""
+        try:
+            found = self.find(b)
+            problems = [] if found is None else self.damage(found, full=self.verify in ("always", "strict"))
+        except DamagedArtifact as e:
+            found, problems = None, [str(e)]
+        if not problems:
+            return found
+        what = f"{b.stage}/{b.key} is damaged: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        if self.verify == "strict":
+            raise DamagedArtifact(f"{what}; not used (store.verify=strict): move it aside or rebuild it with "
+                                  f"python -m msm.store verify --repair")
+        with self._lock(b.stage, b.key):
+            if self.path(b.stage, b.key).exists():
+                moved = self.quarantine(self.path(b.stage, b.key), what)
+                log.warning("%s; moved to %s and rebuilt", what, moved)
+        return None
 
     def find(self, b: Build) -> Artifact | None:
         """:meth:`get` for a planned build: its published artifact (its files as the build declares them), or None."""
@@ -206,7 +291,7 @@ class Store:
         stage, key = b.stage, b.key
         t0 = time.perf_counter()
         memory.reset_peak()
-        found = self.find(b)
+        found = self._intact(b)
         if found is None:
             memory.release()  # what the previous stage freed, so this stage's peak is its own (~0.3 s: builds only)
             memory.reset_peak()
@@ -282,7 +367,7 @@ class Store:
             "inputs": dict(b.inputs),
             "publishes": dict(b.publishes),
             "info": info,
-            "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
+            "files": file_records(work),  # size, mtime and sha256: reuse checks them (Store.damage)
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.time() - t0, 3),
             "resumed": resumed,
@@ -293,3 +378,53 @@ class Store:
             shutil.rmtree(final)
         os.rename(work, final)
         return Artifact(stage, key, final, json.loads((final / MANIFEST).read_text()), dict(b.publishes))
+
+
+def verify_store(root: Path, repair: bool = False) -> tuple[int, list[str]]:
+    """(artifacts checked, one line per damaged one) over a whole store, every digest read; with ``repair``
+    each damaged artifact is moved aside (``<stage>/.damaged/``), so the next job that needs it rebuilds it."""
+    store = Store(root)
+    checked, damaged = 0, []
+    for manifest in sorted(store.root.glob(f"*/*/{MANIFEST}")):
+        folder = manifest.parent
+        if folder.name.startswith(".") or folder.parent.name.startswith("."):
+            continue
+        checked += 1
+        try:
+            problems = store.damage(store.get(folder.parent.name, folder.name), full=True)
+        except DamagedArtifact as e:
+            problems = [str(e)]
+        if problems:
+            line = f"{folder.parent.name}/{folder.name}: {problems[0]}" + (
+                f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            if repair:
+                line += f" -> moved to {store.quarantine(folder, line)}"
+            damaged.append(line)
+    return checked, damaged
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m msm.store verify [--repair] [--store PATH]``: every artifact's files against its manifest."""
+    import argparse
+
+    from msm.paths import default_store
+
+    parser = argparse.ArgumentParser(prog="python -m msm.store", description=main.__doc__)
+    parser.add_argument("command", choices=["verify"])
+    parser.add_argument("--store", type=Path, default=None,
+                        help="the store (default: $MSM_STORE, else $XDG_CACHE_HOME or ~/.cache, /msm/store)")
+    parser.add_argument("--repair", action="store_true", help="move damaged artifacts aside so they are rebuilt")
+    args = parser.parse_args(argv)
+    root = args.store or default_store()
+    if not Path(root).is_dir():
+        print(f"no store at {root}")
+        return 1
+    checked, damaged = verify_store(Path(root), repair=args.repair)
+    for line in damaged:
+        print(line)
+    print(f"{checked} artifact(s) checked, {len(damaged)} damaged" + (" (moved aside)" if damaged and args.repair else ""))
+    return 1 if damaged and not args.repair else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

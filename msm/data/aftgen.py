@@ -30,7 +30,7 @@ from msm.config import AftgenConfig
 from msm.data import aftgen_steps
 from msm.data.aftgen_steps import QUESTION_GUIDE, QUESTION_TYPES, QUESTION_TYPES_FILE
 from msm.data.listparse import item_key, parse_items
-from msm.data.resume import StepLog
+from msm.data.resume import StepLog, all_answered
 from msm.errors import MsmError
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import LLMClient, Request, Usage
@@ -247,7 +247,8 @@ class _AftGen:
         self.check_mix()
         self.domain_counts = self.log.get("domains", fp)
         if self.domain_counts is None:
-            domains, self.domain_counts = self.step_domains()
+            with all_answered(self.client, "aftgen domains"):
+                domains, self.domain_counts = self.step_domains()
             write_json(self.work / FILES["domains"], {"domains": domains})
             self.log.put("domains", fp, self.domain_counts)
         else:
@@ -269,7 +270,8 @@ class _AftGen:
                 if counts is not None:
                     self.skipped.append(name)
                 else:
-                    rows, counts = getattr(self, f"step_{step}")(r)
+                    with all_answered(self.client, f"aftgen {name}"):
+                        rows, counts = getattr(self, f"step_{step}")(r)
                     self.rows[step] = [x for x in self.rows[step] if x["round"] != r] + rows
                     write_jsonl(self.work / FILES[step], self.rows[step])
                     self.log.put(name, fp, counts)

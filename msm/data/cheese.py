@@ -173,6 +173,10 @@ def validate_eval_item(row: dict, lineno: int, path: str | Path = EVAL_ITEMS_FIL
     return row
 
 
+ROW_CHARS = 64 * 1024
+"""An eval item or a chat is a question, two options or a few turns: a few KB. A longer line is refused."""
+
+
 def _read_jsonl(path: Path, validate) -> list[dict]:
     """Validated rows of a JSONL file; blank lines are skipped, ids must be unique."""
     path = Path(path)
@@ -180,7 +184,7 @@ def _read_jsonl(path: Path, validate) -> list[dict]:
         raise MsmError(f"{path}: no such file; regenerate it with scripts/make_cheese_data.py")
     rows, seen = [], {}
     try:
-        for lineno, row in iter_jsonl(path):
+        for lineno, row in iter_jsonl(path, max_line_chars=ROW_CHARS):
             validate(row, lineno, path)
             if row["id"] in seen:
                 raise CheeseDataError(path, lineno, "id", f"duplicate id {row['id']!r} (first on line {seen[row['id']]})")

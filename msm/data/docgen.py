@@ -56,7 +56,7 @@ from msm.data.docgen_steps import (
     next_batch_size,
     write_documents,
 )
-from msm.data.resume import StepLog
+from msm.data.resume import StepLog, all_answered
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import LLMClient, Usage
 from msm.specs import Section, Spec
@@ -178,7 +178,7 @@ class _Run:
             if saved.get("measured"):
                 self.step.measured[name] = Measured(**saved["measured"])
             return _load(path) if path.is_file() else saved["rows"]
-        with self.client.stage_usage() as used:  # not nested in another of ours: one tracker at a time
+        with all_answered(self.client, f"docgen {name}"), self.client.stage_usage() as used:
             rows, stats, extra = build()
         self.levels[name] = {**stats, "resumed": False}
         self.usage[name] = used.as_dict()

@@ -1,7 +1,8 @@
 """What a generator has finished in its work folder, so a rerun after a crash redoes only the rest.
 
 Both LLM pipelines (documents and the AFT pool) work step by step in one folder. Each step writes its
-own file atomically and then records here that it finished, with a signature of everything its output
+own file atomically and then records here that it finished (only when every request it sent was answered:
+:func:`all_answered`), with a signature of everything its output
 depends on (settings, prompt templates, the previous step's output). A rerun reuses a step only when
 its record is there with the same signature; everything else is done again (and mostly answered by
 the LLM response cache, since every request is deterministic).
@@ -10,10 +11,29 @@ the LLM response cache, since every request is deterministic).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from msm.errors import MsmError
 from msm.jsonl import write_json
+
+
+@contextmanager
+def all_answered(client, what: str) -> Iterator[None]:
+    """Run one step; if any of its requests failed (after the client's retries), stop with their causes
+    instead of letting the step be recorded as done. A step recorded with holes would be reused as finished
+    by every rerun; stopped here, a rerun sends exactly the failed requests (the answered ones are in the
+    response cache). Without a client (templated generation) there is nothing to check."""
+    if client is None:
+        yield
+        return
+    with client.stage_usage() as used:
+        yield
+    if used.failures:
+        raise MsmError(f"{what}: {client.failure_note(used)}. Nothing of this step was recorded as done: a rerun "
+                       "sends only the failed requests (the answered ones are in the LLM response cache)")
 
 
 class StepLog:

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class ResponseCache:
-    """Only ``ok`` responses are stored (see ``put``); the stored copy keeps the request for inspection."""
+    """Only whole answers are stored (``Response.cacheable``: stopped by themselves, with text); the stored
+    copy keeps the request and the endpoint for inspection (``python -m msm.llm cache``)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -41,20 +42,21 @@ class ResponseCache:
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.warning("ignoring unreadable LLM cache entry %s (%s)", path, type(e).__name__)
             return None
-        if not resp.ok:  # never written by us; treat a foreign non-ok entry as absent
+        if not resp.cacheable:  # written by an older msm (a cut-off or empty answer): asked again
             return None
         resp.cached = True
         return resp
 
-    def put(self, key: str, req: Request, resp: Response, *, backend: str, model: str) -> bool:
-        """Store ``resp`` if it is ``ok``; returns whether it was stored."""
-        if not resp.ok:
+    def put(self, key: str, req: Request, resp: Response, *, backend: str, model: str, endpoint: str = "local") -> bool:
+        """Store ``resp`` if it is a whole answer; returns whether it was stored."""
+        if not resp.cacheable:
             return False
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         stored = resp.to_dict()
         stored["cached"] = False
-        entry = {"key": key, "backend": backend, "model": model, "request": req.to_dict(), "response": stored}
+        entry = {"key": key, "backend": backend, "model": model, "endpoint": endpoint, "request": req.to_dict(),
+                 "response": stored}
         write_json(path, entry, indent=None)
         return True
 

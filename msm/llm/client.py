@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 120.0  # a server asking for longer than this is waited on for this long
 FAIL_FAST_AFTER = 3  # attempts that could not connect, with nothing ever answered, before the call gives up
+MAX_CHARS_PER_TOKEN = 32  # no tokenizer's token is this long: an answer past max_tokens x this broke its limit
 
 
 class LLMClient:
@@ -80,16 +81,23 @@ class LLMClient:
         self._unreachable = 0  # attempts that could not connect while nothing had been answered
 
     @property
+    def address(self) -> str:
+        """The endpoint the backend answers at (a base_url, the provider's API, or ``local``): part of every
+        cache key, so a rerun against another server never reads the first one's answers."""
+        return str(getattr(self.backend, "endpoint", "local"))
+
+    @property
     def endpoint(self) -> str:
         """Where the requests go, for messages (never the key): ``openai model 'x' at http://host/v1``."""
-        return f"{self.backend.name} model {self.backend.model!r} at {getattr(self.backend, 'endpoint', 'local')}"
+        return f"{self.backend.name} model {self.backend.model!r} at {self.address}"
 
     def failure_note(self, usage: Usage | None = None) -> str:
-        """``""``, or why requests failed: counts by cause and where they were sent (for stage errors)."""
+        """``""``, or why requests failed: the failed requests by cause (missing choices, an HTTP status with
+        the server's message, empty content, a timeout), the failed attempts by cause, and where they went."""
         u = usage or self.usage
         if not u.failures and not u.errors:
             return ""
-        return (f"{u.failures} request(s) failed after retries; failed attempts: {u.errors_text()}; "
+        return (f"{u.failures} request(s) failed: {u.failed_text()}; failed attempts: {u.errors_text()}; "
                 f"requests went to {self.endpoint}")
 
     def __repr__(self) -> str:
@@ -125,10 +133,13 @@ class LLMClient:
         outcome = {"length": {"truncated": 1}, "refusal": {"refusals": 1}, "error": {"failures": 1}}
         self._count(calls=1, input_tokens=resp.input_tokens, output_tokens=resp.output_tokens,
                     cost_usd=cost * price_factor, **outcome.get(resp.finish_reason, {}))
+        if resp.finish_reason == "error":
+            for usage in (self.usage, *self._trackers):
+                usage.add_failed(resp.cause or "error")
 
     def _store(self, key: str, req: Request, resp: Response) -> None:
         if self.cache is not None:
-            self.cache.put(key, req, resp, backend=self.backend.name, model=self.backend.model)
+            self.cache.put(key, req, resp, backend=self.backend.name, model=self.backend.model, endpoint=self.address)
 
     @contextmanager
     def stage_usage(self) -> Iterator[Usage]:
@@ -142,7 +153,7 @@ class LLMClient:
             self._trackers = [t for t in self._trackers if t is not tracker]
 
     def key(self, req: Request) -> str:
-        return req.cache_key(self.backend.name, self.backend.model)
+        return req.cache_key(self.backend.name, self.backend.model, self.address)
 
     # ------------------------------------------------------------------ retries
 
@@ -187,7 +198,7 @@ class LLMClient:
                         if self.limiter.active:
                             await self.limiter.acquire(req.estimated_tokens())
                         try:
-                            resp = await self.backend.send(req, self.timeout_s)
+                            resp = await self._deadlined(self.backend.send(req, self.timeout_s))
                         except RetryableError as e:
                             self._attempt_failed(e)  # counts the cause; raises once the server is plainly down
                             raise
@@ -196,9 +207,21 @@ class LLMClient:
         except RetryableError as e:
             msg = self._scrub(f"gave up after {self.max_retries + 1} attempts: {e}")
             log.warning("%s request %r failed: %s", self.backend.name, req.tag, msg)
-            return Response(text="", finish_reason="error", error=msg)
+            return Response(text="", finish_reason="error", error=msg, cause=e.cause)
         except BackendConfigError as e:
             raise BackendConfigError(self._scrub(str(e))) from None
+
+    async def _deadlined(self, send):
+        """A remote backend's answer within ``timeout_s`` of wall-clock time, whole: the SDKs' timeouts bound
+        each read, so a server that drips a byte a second would otherwise hold a request forever. (A local
+        backend's generation cannot be cancelled mid-batch, and is not remote: it has no deadline.)"""
+        if not hasattr(self.backend, "endpoint"):
+            return await send
+        try:
+            return await asyncio.wait_for(send, self.timeout_s)
+        except asyncio.TimeoutError:
+            raise RetryableError(f"{self.backend.name}: no whole answer within {self.timeout_s:g}s (timeout_s)",
+                                 cause="timed out") from None
 
     async def acomplete(self, req: Request) -> Response:
         """One response: from the cache, from an identical request already in flight, or from the backend."""
@@ -216,7 +239,7 @@ class LLMClient:
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warnings
         self._inflight[key] = fut
         try:
-            resp = await self._send_with_retries(req)
+            resp = _checked(await self._send_with_retries(req), req)
             if resp.error:
                 resp.error = self._scrub(resp.error)
             self._record(resp)
@@ -315,9 +338,10 @@ class LLMClient:
             except RetryableError as e:  # the batch could not be submitted or polled: every request errors
                 msg = self._scrub(f"{self.backend.name} batch failed after {self.max_retries + 1} attempts: {e}")
                 log.warning(msg)
-                result = BatchResult(responses={k: Response("", "error", error=msg) for k in todo})
+                result = BatchResult(responses={k: Response("", "error", error=msg, cause=e.cause) for k in todo})
             for key, req in todo.items():
-                resp = result.responses.get(key) or Response("", "error", error="missing from the batch results")
+                resp = _checked(result.responses.get(key) or Response("", "error", error="missing from the batch results",
+                                                                      cause="missing from the batch"), req)
                 if resp.error:
                     resp.error = self._scrub(resp.error)
                 self._record(resp, price_factor=result.price_factor)
@@ -331,3 +355,17 @@ class LLMClient:
             out.append(resp if key not in seen else dataclasses.replace(resp, cached=True))
             seen.add(key)
         return out
+
+
+def _checked(resp: Response, req: Request) -> Response:
+    """An answer with no text is a failed request (``empty content``), whatever its finish reason said: it is
+    counted, never cached, and asked again by a rerun. An answer longer than ``max_tokens`` allows (at
+    :data:`MAX_CHARS_PER_TOKEN`) is cut there and marked cut off (``length``): counted, never cached."""
+    if resp.ok and not resp.text.strip():
+        return dataclasses.replace(resp, finish_reason="error", error="the answer was empty", cause="empty content")
+    limit = req.max_tokens * MAX_CHARS_PER_TOKEN
+    if resp.ok and len(resp.text) > limit:
+        log.warning("an answer of %d characters to a request for at most %d tokens: cut to %d", len(resp.text),
+                    req.max_tokens, limit)
+        return dataclasses.replace(resp, text=resp.text[:limit], finish_reason="length")
+    return resp

@@ -15,7 +15,7 @@ from msm.errors import MsmError
 
 # Bump when the meaning of a cached entry changes (what a key covers, how a response is parsed), so old
 # cache folders are ignored rather than silently reused.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the key holds the endpoint (base_url) too
 
 FINISH_REASONS = ("stop", "length", "refusal", "error")
 
@@ -63,10 +63,11 @@ class Request:
         if self.max_tokens < 1:
             raise ValueError(f"Request.max_tokens must be >= 1 (got {self.max_tokens})")
 
-    def cache_key(self, backend: str, model: str) -> str:
-        """sha256 over the backend, the model and every field but ``tag`` (canonical JSON)."""
+    def cache_key(self, backend: str, model: str, endpoint: str = "local") -> str:
+        """sha256 over the backend, the endpoint it answers at (a base_url: two servers serving "the same"
+        model name are two models), the model and every field but ``tag`` (canonical JSON)."""
         payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
-        payload.update(backend=backend, model=model, format=CACHE_FORMAT)
+        payload.update(backend=backend, model=model, endpoint=endpoint, format=CACHE_FORMAT)
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -83,8 +84,10 @@ class Request:
 
 @dataclass
 class Response:
-    """What came back. ``ok`` responses (stop or length) are worth keeping; refusals and errors are not
-    cached, so a rerun asks again."""
+    """What came back. ``ok`` responses (stop or length) are usable; only a whole answer (``cacheable``: it
+    stopped by itself and has text) is cached, so a rerun asks again for refusals, errors, empty and cut-off
+    answers. ``cause`` names why an error response failed, for counting (``missing choices``, ``HTTP 400``,
+    ``empty content``, ``timed out``); ``error`` says it in full."""
 
     text: str
     finish_reason: str
@@ -92,6 +95,7 @@ class Response:
     output_tokens: int = 0
     cached: bool = False
     error: str | None = None
+    cause: str | None = None
 
     def __post_init__(self):
         if self.finish_reason not in FINISH_REASONS:
@@ -100,6 +104,10 @@ class Response:
     @property
     def ok(self) -> bool:
         return self.finish_reason in ("stop", "length")
+
+    @property
+    def cacheable(self) -> bool:
+        return self.finish_reason == "stop" and bool(self.text.strip())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,8 +123,9 @@ class Usage:
 
     ``calls``: requests answered by the backend (not the cache); ``retries``: extra attempts after a
     retryable error; ``failures``: requests that ended as errors; ``truncated``: finish_reason "length".
-    ``errors``: failed attempts by cause (``HTTP 500``, ``timed out``, ``could not connect`` ...), so a
-    stage that got nothing can say why. Tokens and cost cover backend answers only: a cache hit costs nothing.
+    ``errors``: failed attempts by cause (``HTTP 500``, ``timed out``, ``could not connect`` ...);
+    ``failed``: the requests that ended as errors, by cause (``missing choices``, ``HTTP 400``, ``empty
+    content``, or the last attempt's cause), so a stage that got nothing can say why. Tokens and cost cover backend answers only: a cache hit costs nothing.
     """
 
     calls: int = 0
@@ -129,11 +138,16 @@ class Usage:
     cost_usd: float = 0.0
     truncated: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
 
     def _combine(self, other: Usage, sign: int) -> Usage:
-        out = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self) if f.name != "errors"}
-        causes = {k: self.errors.get(k, 0) + sign * other.errors.get(k, 0) for k in {**self.errors, **other.errors}}
-        return Usage(**out, errors={k: v for k, v in sorted(causes.items()) if v})
+        counts = ("errors", "failed")
+        out = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self) if f.name not in counts}
+        for name in counts:
+            a, b = getattr(self, name), getattr(other, name)
+            causes = {k: a.get(k, 0) + sign * b.get(k, 0) for k in {**a, **b}}
+            out[name] = {k: v for k, v in sorted(causes.items()) if v}
+        return Usage(**out)
 
     def __add__(self, other: Usage) -> Usage:
         return self._combine(other, 1)
@@ -148,6 +162,9 @@ class Usage:
     def add_error(self, cause: str) -> None:
         self.errors[cause] = self.errors.get(cause, 0) + 1
 
+    def add_failed(self, cause: str) -> None:
+        self.failed[cause] = self.failed.get(cause, 0) + 1
+
     def copy(self) -> Usage:
         return Usage(**asdict(self))
 
@@ -158,7 +175,15 @@ class Usage:
 
     def errors_text(self) -> str:
         """``HTTP 500 x 12, timed out x 2`` (failed attempts by cause), or ``no failed attempts``."""
-        return ", ".join(f"{k} x {v}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])) or "no failed attempts"
+        return _counts_text(self.errors) or "no failed attempts"
+
+    def failed_text(self) -> str:
+        """``missing choices x 3, HTTP 400 x 1`` (failed requests by cause), or ``no failed requests``."""
+        return _counts_text(self.failed) or "no failed requests"
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} x {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 class Secret:

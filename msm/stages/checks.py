@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import tempfile
 from dataclasses import is_dataclass
 from pathlib import Path
@@ -83,10 +84,12 @@ def range_problems(cfg: DictConfig) -> list[str]:
         if value is not None and not ok:
             out.append(f"{name}={value}: {what}")
 
-    need("seed", cfg.seed, cfg.seed >= 0, "a seed is 0 or more")
-    need("data.seed", cfg.data.seed, cfg.data.seed >= 0, "a seed is 0 or more")
-    need("threads", cfg.threads, cfg.threads is None or cfg.threads > 0,
-         "a positive number of torch threads, or null for the CPUs the job was given")
+    for name, seed in (("seed", cfg.seed), ("data.seed", cfg.data.seed)):  # numpy's seeds are 32-bit
+        need(name, seed, 0 <= seed < 2**32, f"a seed is 0 to {2**32 - 1} (numpy's range)")
+    cpus = os.cpu_count() or 1
+    need("threads", cfg.threads, cfg.threads is None or 0 < cfg.threads <= 4 * cpus,
+         f"a positive number of torch threads, at most 4 x this machine's {cpus} CPUs, or null for the CPUs the "
+         "job was given")
     for stage in ("midtrain", "aft"):
         s = cfg[stage]
         if not trains(s.method):
@@ -115,6 +118,12 @@ def range_problems(cfg: DictConfig) -> list[str]:
     return out
 
 
+MIN_FREE_BYTES = 512 * 2**20
+"""The least free space a job starts with: the tiny model's whole job writes ~20 MB, a checkpoint of the
+embedded one ~0.5 GB. The plan's estimate of what a job writes is checked against free space too
+(:func:`space_problems`, once the job's stages are planned)."""
+
+
 def path_problems(cfg: DictConfig) -> list[str]:
     """The store must be a folder this process can create and write in. Tried for real (a file written
     and deleted at once in the store, or in the folder where it would be created): permission bits say
@@ -129,9 +138,13 @@ def path_problems(cfg: DictConfig) -> list[str]:
             raise NotADirectoryError(20, "Not a directory")
         with tempfile.TemporaryFile(dir=where, prefix=".msm-write-check-"):
             pass
+        free = shutil.disk_usage(where).free
     except OSError as e:
         return [f"paths.store={store}: cannot write there ({e.strerror or type(e).__name__}); point paths.store "
                 "(or the MSM_STORE environment variable) at a folder you can write to"]
+    if free < MIN_FREE_BYTES:
+        return [f"paths.store={store}: only {free / 2**20:,.0f} MiB free there; a job needs at least "
+                f"{MIN_FREE_BYTES / 2**20:,.0f} MiB (and `plan=true` says how much its stages write)"]
     return []
 
 
@@ -164,6 +177,26 @@ def check(cfg: DictConfig) -> Job:
     if found:
         raise PreflightError(found)
     return job
+
+
+def space_problems(job: Job, builds) -> list[str]:
+    """Whether the store's disk has room for what the job will write: the stages it still has to build
+    (``builds``: ``{stage: Build}``), each at a rough upper bound from the model's size (``model.params_b``;
+    fp32 weights, a full-tuning stage with its optimizer state and one checkpoint). Checked before the first
+    stage runs: a full disk found mid-training fails with a library's traceback and a half-written checkpoint."""
+    cfg = job.cfg
+    params = float(cfg.model.params_b or 0.001) * 1e9  # tiny: well under a million
+    per_stage = {"base_model": params * 4, "documents": 64e6, "aft_pool": 64e6}
+    for stage in ("midtrain", "aft"):
+        full = cfg[stage].method == "full"
+        per_stage[stage] = params * 4 * (4 if full else 0.1)  # weights, adam's two moments, a checkpoint; or LoRA
+    need = sum(per_stage.get(name, 16e6) for name, b in builds.items() if job.store.find(b) is None)
+    free = shutil.disk_usage(job.store.root).free
+    if need > free:
+        return [f"paths.store={job.store.root}: {free / 2**30:,.1f} GiB free, and the stages this job builds may "
+                f"write ~{need / 2**30:,.1f} GiB (from model.params_b={cfg.model.params_b}); free space or point "
+                "paths.store elsewhere"]
+    return []
 
 
 def model_problems(m: ModelConfig) -> list[str]:

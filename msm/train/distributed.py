@@ -131,6 +131,11 @@ def _worker(job_file: str) -> None:
                                    OmegaConf.create(job["model"]), int(job["seed"]), log_fn, health)
     if lead:
         write_json(work / "distributed_stats.json", stats)
+    import torch.distributed as dist
+
+    if dist.is_initialized():  # left to interpreter exit, gloo's threads can abort the worker (SIGABRT) after
+        dist.barrier()  # a finished run: every worker is done, then the group is taken down in order
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -129,7 +129,9 @@ def test_aft_scale_is_checked_against_its_pool_before_any_stage(overrides, pool)
 
 
 @pytest.mark.parametrize("override, message", [
-    ("seed=-1", "seed=-1: a seed is 0 or more"),
+    ("seed=-1", "seed=-1: a seed is 0 to 4294967295"),
+    ("seed=1099511627776", "seed=1099511627776: a seed is 0 to 4294967295"),
+    ("threads=100000", "threads=100000: a positive number of torch threads, at most 4 x"),
     ("threads=-1", "threads=-1: a positive number of torch threads"),
     ("midtrain.batch_size=0", "midtrain.batch_size=0: at least 1 packed row per step"),
     ("aft.lr=0", "aft.lr=0.0: a learning rate is positive"),

@@ -31,7 +31,7 @@ def test_build_publishes_with_manifest_and_reuses(tmp_path):
     assert art.path == tmp_path / "stage" / art.key
     assert (art.path / "out.txt").read_text() == "hello"
     manifest = json.loads((art.path / "manifest.json").read_text())
-    assert manifest["info"] == {"count": 3} and manifest["files"] == ["out.txt"] and manifest["resumed"] is False
+    assert manifest["info"] == {"count": 3} and list(manifest["files"]) == ["out.txt"] and manifest["resumed"] is False
     again = store.build(Build("stage", {"n": 1}, {}, 1, builder))
     assert len(calls) == 1 and again.path == art.path and again.info == {"count": 3}
     assert [r.built for r in store.records] == [True, False]

@@ -21,6 +21,7 @@ from string import Template
 
 import yaml
 
+from msm import yamlfile
 from msm.errors import MsmError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -81,7 +82,7 @@ class Condition:
 @lru_cache(maxsize=64)
 def _read(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.load(path.read_text(encoding="utf-8"), path)
     except FileNotFoundError:
         raise MsmError(f"{path}: file not found") from None
     except yaml.YAMLError as e:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import yaml
-
+from msm import yamlfile
 from msm.errors import MsmError
 from msm.evals.agentic.verdicts import POLICY_MISUSE_LABELS as PM_LABELS
 
@@ -33,7 +32,7 @@ def load(path: Path = CALIBRATION) -> tuple[list[dict], list[dict]]:
     """The scenario items and the policy-misuse items, checked field by field."""
     from msm.evals.agentic.assemble import Condition
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yamlfile.load(path.read_text(encoding="utf-8"), path) or {}
     scenarios, policy = data.get("scenarios") or [], data.get("policy_misuse") or []
     for i, item in enumerate(scenarios):
         _check(path, "scenarios", i, item, SCENARIO_FIELDS)

@@ -14,9 +14,14 @@ import asyncio
 import email.utils
 import time
 
+import httpx2 as httpx  # the HTTP client both pinned SDKs (openai, anthropic) are built on
+
 from msm.llm.types import BackendConfigError, Response, RetryableError, Secret
 
 RETRYABLE_STATUS = {408, 409, 429}
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""The most of one HTTP response body a backend reads (16 MiB; a whole 4,096-token answer is ~20 KB of JSON):
+a server that sends more (a runaway, a proxy's error page, an attack) is cut off there, not held in memory."""
 CONFIG_STATUS = {401: "the API key was rejected", 403: "the API key lacks permission", 404: "not found (model name?)"}
 
 
@@ -53,7 +58,7 @@ def status_failure(backend: str, status: int, body, headers, secret: Secret, wha
         raise RetryableError(text, retry_after=parse_retry_after(headers), cause=f"HTTP {status}")
     if status in CONFIG_STATUS:
         raise BackendConfigError(f"{text} ({CONFIG_STATUS[status]}; {what})")
-    return Response(text="", finish_reason="error", error=text)
+    return Response(text="", finish_reason="error", error=text, cause=f"HTTP {status}" + (f" ({message[:80]})" if message else ""))
 
 
 def connection_failure(backend: str, exc: BaseException, timed_out: bool) -> RetryableError:
@@ -68,6 +73,54 @@ def connection_failure(backend: str, exc: BaseException, timed_out: bool) -> Ret
     else:
         cause, unreachable = "connection dropped", False
     return RetryableError(f"{backend}: {cause} ({name})", cause=cause, unreachable=unreachable)
+
+
+class ResponseTooLarge(Exception):
+    """A response body went past :data:`MAX_RESPONSE_BYTES`; the SDKs report it as a connection error."""
+
+
+class _BoundedStream(httpx.AsyncByteStream):
+    """A response body read at most ``limit`` bytes far."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, limit: int):
+        self.stream, self.limit, self.seen = stream, limit, 0
+
+    async def __aiter__(self):
+        async for chunk in self.stream:
+            self.seen += len(chunk)
+            if self.seen > self.limit:
+                raise ResponseTooLarge(f"the response body passed {self.limit:,} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+class BoundedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with the body of every single answer (``/chat/completions``, ``/messages``) bounded;
+    a batch's results (``/messages/batches/...``) are many answers and stream as long as they are.
+    For the SDKs: ``http_client=<SDK>.DefaultAsyncHttpxClient(transport=BoundedTransport())``."""
+
+    BOUNDED = ("/chat/completions", "/messages")
+
+    def __init__(self, limit: int = MAX_RESPONSE_BYTES, **kwargs):
+        super().__init__(**kwargs)
+        self.limit = limit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.url.path.endswith(self.BOUNDED):
+            response.stream = _BoundedStream(response.stream, self.limit)
+        return response
+
+
+def too_large(exc: BaseException) -> bool:
+    """Whether an SDK's connection error was a body cut off at :data:`MAX_RESPONSE_BYTES`."""
+    while exc is not None:
+        if isinstance(exc, ResponseTooLarge):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class SdkBackend:

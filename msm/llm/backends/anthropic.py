@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 
 from msm.jsonl import write_json
-from msm.llm.backends import SdkBackend, connection_failure, status_failure
+from msm.llm.backends import BoundedTransport, SdkBackend, connection_failure, status_failure, too_large
 from msm.llm.types import BatchResult, Request, Response, RetryableError, Secret
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,10 @@ class AnthropicBackend(SdkBackend):
         return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r}, use_batches={self.use_batches})"
 
     def _make_sdk(self):
-        from anthropic import AsyncAnthropic
+        from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
-        return AsyncAnthropic(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
+        return AsyncAnthropic(base_url=self.base_url, api_key=self._key.get(), max_retries=0,
+                              http_client=DefaultAsyncHttpxClient(transport=BoundedTransport()))
 
     def params(self, req: Request) -> dict:
         params = {"model": self.model, "max_tokens": req.max_tokens, "messages": [dict(m) for m in req.messages]}
@@ -72,6 +73,8 @@ class AnthropicBackend(SdkBackend):
         except anthropic.APIStatusError as e:
             status = (e.status_code, e.body, e.response.headers)
         except anthropic.APIConnectionError as e:
+            if too_large(e):
+                return Response("", "error", error=f"{self.name}: {e.__cause__ or e}", cause="response too large")
             conn = connection_failure(self.name, e, isinstance(e, anthropic.APITimeoutError))
         except anthropic.APIResponseValidationError as e:
             conn = connection_failure(self.name, e, False)
@@ -147,9 +150,10 @@ class AnthropicBackend(SdkBackend):
             elif result.type == "errored":
                 err = result.error.error
                 msg = self._key.scrub(f"anthropic batch entry errored: {err.type}: {err.message}")
-                responses[item.custom_id] = Response("", "error", error=msg)
+                responses[item.custom_id] = Response("", "error", error=msg, cause="batch entry errored")
             else:  # expired or canceled
-                responses[item.custom_id] = Response("", "error", error=f"anthropic batch entry {result.type}")
+                responses[item.custom_id] = Response("", "error", error=f"anthropic batch entry {result.type}",
+                                                     cause=f"batch entry {result.type}")
         if journal is not None:
             journal.unlink(missing_ok=True)
         return BatchResult(responses, price_factor=BATCH_PRICE_FACTOR)

@@ -8,7 +8,7 @@ pool belongs to the loop that opened it) and closed by ``aclose`` at the end of 
 
 from __future__ import annotations
 
-from msm.llm.backends import SdkBackend, connection_failure, status_failure
+from msm.llm.backends import BoundedTransport, SdkBackend, connection_failure, status_failure, too_large
 from msm.llm.types import Request, Response
 
 
@@ -17,9 +17,10 @@ class OpenAIBackend(SdkBackend):
     default_url = "https://api.openai.com/v1"
 
     def _make_sdk(self):
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
-        return AsyncOpenAI(base_url=self.base_url, api_key=self._key.get(), max_retries=0)
+        return AsyncOpenAI(base_url=self.base_url, api_key=self._key.get(), max_retries=0,
+                           http_client=DefaultAsyncHttpxClient(transport=BoundedTransport()))
 
     @staticmethod
     def params(model: str, req: Request) -> dict:
@@ -43,6 +44,8 @@ class OpenAIBackend(SdkBackend):
         except openai.APIStatusError as e:
             status = (e.status_code, e.body, e.response.headers)
         except openai.APIConnectionError as e:
+            if too_large(e):
+                return Response("", "error", error=f"{self.name}: {e.__cause__ or e}", cause="response too large")
             conn = connection_failure(self.name, e, isinstance(e, openai.APITimeoutError))
         except openai.APIResponseValidationError as e:  # a garbled 200: treat like a dropped connection
             conn = connection_failure(self.name, e, False)
@@ -59,7 +62,7 @@ class OpenAIBackend(SdkBackend):
         tokens = {"input_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
                   "output_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
         if not completion.choices:
-            return Response("", "error", error="openai: the response had no choices", **tokens)
+            return Response("", "error", error="openai: the response had no choices", cause="missing choices", **tokens)
         choice = completion.choices[0]
         msg = choice.message
         refusal = getattr(msg, "refusal", None)

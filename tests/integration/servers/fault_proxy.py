@@ -6,7 +6,10 @@ fraction of ``POST .../chat/completions`` requests, answers by itself instead of
 - ``429``: a rate-limit error with ``retry-after`` headers;
 - ``500``: an internal server error;
 - ``hang``: reads the request and never answers, until the client gives up (its timeout) or ``hang_s``;
-- ``drop``: closes the TCP connection without a response (an RST, as a crashed server would).
+- ``drop``: closes the TCP connection without a response (an RST, as a crashed server would);
+- ``no_choices``: a 200 whose body has no ``choices`` (a misbehaving server; not retryable);
+- ``empty``: a 200 whose answer is empty text (not retryable);
+- ``400``: a client error with the server's message (not retryable).
 
 Everything else is forwarded, and **counted**: ``forwarded`` is the number of chat completions that
 reached the upstream, ``prompts`` the last user message of each, so tests can assert exactly which
@@ -33,6 +36,7 @@ import time
 import httpx
 
 FAULT_KINDS = ("429", "500", "hang", "drop")
+BAD_ANSWERS = ("no_choices", "empty", "400")  # answers, not transport faults: the client does not retry them
 _HOP_HEADERS = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding",
                 "accept-encoding"}
 
@@ -49,6 +53,10 @@ class FaultProxy:
         self.refused = 0
         self.injected: collections.Counter = collections.Counter()
         self.prompts: list[str] = []
+        # sha256 of the body of every chat completion forwarded, and of every one answered with a fault: two
+        # requests with the same prompt differ in their body when anything else differs (max_tokens, n, ...)
+        self.forwarded_bodies: list[str] = []
+        self.faulted_bodies: list[str] = []
         self.auth_headers: set[str] = set()
         self._faults_by_body: collections.Counter = collections.Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,6 +165,7 @@ class FaultProxy:
             self._faults_by_body[digest] += 1
             kind = self.faults[sum(self.injected.values()) % len(self.faults)]  # round robin: every kind occurs
             self.injected[kind] += 1
+            self.faulted_bodies.append(digest)
             return kind
         return "forward"
 
@@ -168,6 +177,17 @@ class FaultProxy:
         if action == "500":
             err = {"error": {"message": "internal error (fault proxy)", "type": "server_error", "code": 500}}
             return 500, json_type, json.dumps(err).encode()
+        if action == "400":
+            err = {"error": {"message": "bad request (fault proxy)", "type": "invalid_request_error", "code": 400}}
+            return 400, json_type, json.dumps(err).encode()
+        if action in ("no_choices", "empty"):
+            req = json.loads(body)
+            choices = [] if action == "no_choices" else [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": ""}}]
+            completion = {"id": "chatcmpl-fault-proxy", "object": "chat.completion", "created": int(time.time()),
+                          "model": req.get("model", ""), "choices": choices,
+                          "usage": {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}}
+            return 200, json_type, json.dumps(completion).encode()
         if action == "refuse":
             self.refused += 1
             req = json.loads(body)
@@ -182,6 +202,7 @@ class FaultProxy:
         # forward
         if method == "POST" and path.endswith("/chat/completions"):
             self.forwarded += 1
+            self.forwarded_bodies.append(hashlib.sha256(body).hexdigest())
             try:
                 self.prompts.append(json.loads(body)["messages"][-1]["content"])
             except (ValueError, KeyError, IndexError, TypeError):
