@@ -3,8 +3,9 @@
 Why: the cache answers every repeated request for free, which is what a rerun wants, until an answer in it
 is one nobody wants again (a server that was misconfigured, a model behind a URL that changed, entries an
 older msm stored). Entries are grouped by stage (the request's tag: ``docgen/domains``, ``aft/questions``,
-``judge/am``), endpoint (backend, model and base_url) and status (``ok``; ``truncated``, ``empty`` or
-``refusal``: written by an older msm, never read back; ``unreadable``), and removed by the same filters.
+``judge/am``), endpoint (backend, model and base_url) and status (``ok``; ``truncated``: cut off at
+max_tokens, read back as such; ``empty`` or ``refusal``: written by an older msm, never read back;
+``unreadable``), and removed by the same filters.
 
     python -m msm.llm cache list                                  # counts by stage, endpoint and status
     python -m msm.llm cache list --endpoint 127.0.0.1:8000
@@ -25,11 +26,9 @@ from msm.paths import default_store
 
 def _status(entry: dict) -> str:
     resp = Response.from_dict(entry["response"])
-    if resp.cacheable:
-        return "ok"
     if resp.ok and not resp.text.strip():
         return "empty"
-    return {"length": "truncated"}.get(resp.finish_reason, resp.finish_reason)
+    return {"stop": "ok", "length": "truncated"}.get(resp.finish_reason, resp.finish_reason)
 
 
 def entries(root: Path):

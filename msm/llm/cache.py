@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class ResponseCache:
-    """Only whole answers are stored (``Response.cacheable``: stopped by themselves, with text); the stored
-    copy keeps the request and the endpoint for inspection (``python -m msm.llm cache``)."""
+    """Only answers with text are stored (``Response.cacheable``: whole or cut off, never empty, refused or
+    failed); the stored copy keeps the request and the endpoint for inspection (``python -m msm.llm cache``)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -42,13 +42,13 @@ class ResponseCache:
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.warning("ignoring unreadable LLM cache entry %s (%s)", path, type(e).__name__)
             return None
-        if not resp.cacheable:  # written by an older msm (a cut-off or empty answer): asked again
+        if not resp.cacheable:  # written by an older msm (an empty answer): asked again
             return None
         resp.cached = True
         return resp
 
     def put(self, key: str, req: Request, resp: Response, *, backend: str, model: str, endpoint: str = "local") -> bool:
-        """Store ``resp`` if it is a whole answer; returns whether it was stored."""
+        """Store ``resp`` if it is an answer with text; returns whether it was stored."""
         if not resp.cacheable:
             return False
         path = self.path(key)

@@ -84,10 +84,11 @@ class Request:
 
 @dataclass
 class Response:
-    """What came back. ``ok`` responses (stop or length) are usable; only a whole answer (``cacheable``: it
-    stopped by itself and has text) is cached, so a rerun asks again for refusals, errors, empty and cut-off
-    answers. ``cause`` names why an error response failed, for counting (``missing choices``, ``HTTP 400``,
-    ``empty content``, ``timed out``); ``error`` says it in full."""
+    """What came back. ``ok`` responses (stop or length) are usable and, when they hold text (``cacheable``),
+    cached with their finish reason: a cut-off answer comes back from the cache as cut off, and is counted so
+    again. Refusals, errors and empty answers are never cached, so a rerun asks again. ``cause`` names why an
+    error response failed, for counting (``missing choices``, ``HTTP 400``, ``empty content``, ``timed out``);
+    ``error`` says it in full."""
 
     text: str
     finish_reason: str
@@ -107,7 +108,7 @@ class Response:
 
     @property
     def cacheable(self) -> bool:
-        return self.finish_reason == "stop" and bool(self.text.strip())
+        return self.ok and bool(self.text.strip())
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -113,6 +113,8 @@ SchedulerParameters=bf_interval=2,sched_interval=2
 SlurmdParameters=config_overrides
 ReturnToService=2
 MpiDefault=none
+# seconds from SIGTERM to SIGKILL on scancel or a time limit (Slurm's default is 30): tests wait on it
+KillWait=5
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool
 SlurmctldPidFile=$DIR/state/slurmctld.pid

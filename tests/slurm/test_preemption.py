@@ -68,3 +68,33 @@ def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path
 
 def _history(job):
     return [json.loads(line) for line in (job / "history.jsonl").read_text().splitlines()]
+
+
+def test_scancel_leaves_an_interrupted_status_that_status_and_the_analysis_show(tmp_path):
+    """A plain ``scancel`` (SIGTERM, then SIGKILL after Slurm's KillWait, 5 s in the test cluster) in the middle
+    of a long midtraining: submitit's handler lets Slurm decide, msm records first. The job's status says
+    interrupted by SIGTERM; ``msm.sweep status`` and the analysis list it as interrupted, not as running."""
+    store, sweep = tmp_path / "store", tmp_path / "sweep"
+    launcher = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "-m", *SLURM, "hydra.launcher.timeout_min=60", *JOB,
+         "midtrain.max_steps=100000",
+         f"paths.store={store}", f"hydra.sweep.dir={sweep}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        while not list(store.glob("midtrain/.partial/*")):
+            assert launcher.poll() is None and time.time() < deadline, "the job ended before midtraining"
+            time.sleep(0.2)
+        (job_id,) = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        subprocess.run(["scancel", job_id], check=True)
+        launcher.communicate(timeout=300)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    status = read_json(sweep / "0" / "status.json")
+    assert status["status"] == "interrupted" and status["signal"] == "SIGTERM", status
+    shown = subprocess.run([sys.executable, "-m", "msm.sweep", "status", str(sweep)], cwd=REPO, capture_output=True,
+                           text=True)
+    assert "interrupted" in shown.stdout + shown.stderr, shown.stdout + shown.stderr
+    analysis = subprocess.run([sys.executable, "-m", "analysis", str(sweep)], cwd=REPO, capture_output=True, text=True)
+    assert "interrupted" in analysis.stdout + analysis.stderr

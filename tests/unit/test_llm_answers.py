@@ -1,4 +1,5 @@
-"""What the LLM client keeps and what it counts: only whole answers are cached; an empty answer is a failure
+"""What the LLM client keeps and what it counts: only answers with text are cached (a cut-off one as cut off);
+an empty answer is a failure
 with its cause; failed requests are counted by cause; the cache key holds the endpoint. A backend written for
 the test stands in for a server (the wire format is covered by tests/integration against real servers)."""
 
@@ -39,20 +40,21 @@ ANSWERS = {"whole": Response("an answer", "stop"), "cut": Response("an ans", "le
            "bad": Response("", "error", error="openai: HTTP 400 invalid_request_error: bad", cause="HTTP 400 (bad)")}
 
 
-def test_only_whole_answers_are_cached_and_failures_are_counted_by_cause(tmp_path):
+def test_only_answers_with_text_are_cached_and_failures_are_counted_by_cause(tmp_path):
     backend = Backend(ANSWERS)
     client = LLMClient(backend, cache_dir=tmp_path)
     out = client.complete_many([_req(k) for k in ANSWERS])
     assert [r.finish_reason for r in out] == ["stop", "length", "error", "refusal", "error", "error"]
     assert out[2].cause == "empty content"  # a 'stop' with no text is a failed request
     stored = [json.loads(p.read_text())["request"]["messages"][-1]["content"] for p in tmp_path.glob("??/*.json")]
-    assert stored == ["whole"]
+    assert sorted(stored) == ["cut", "whole"]
     assert client.usage.failed == {"empty content": 1, "missing choices": 1, "HTTP 400 (bad)": 1}
     note = client.failure_note()
     assert note.startswith("3 request(s) failed: ") and "missing choices x 1" in note and "empty content x 1" in note
     again = LLMClient(Backend(ANSWERS), cache_dir=tmp_path)
-    again.complete_many([_req(k) for k in ANSWERS])
-    assert sorted(again.backend.sent) == sorted(k for k in ANSWERS if k != "whole")  # all but the whole answer
+    out = again.complete_many([_req(k) for k in ANSWERS])
+    assert sorted(again.backend.sent) == ["bad", "empty", "nochoices", "refused"]  # asked again
+    assert out[1].finish_reason == "length" and out[1].cached  # a cut-off answer comes back cut off
 
 
 def test_the_cache_key_holds_the_endpoint(tmp_path):
@@ -64,7 +66,7 @@ def test_the_cache_key_holds_the_endpoint(tmp_path):
     assert b.backend.sent == ["whole"]  # another server: asked, not read from the first one's answers
 
 
-@pytest.mark.parametrize("resp, cacheable", [(Response("x", "stop"), True), (Response("x", "length"), False),
+@pytest.mark.parametrize("resp, cacheable", [(Response("x", "stop"), True), (Response("x", "length"), True),
                                               (Response("", "stop"), False), (Response("x", "refusal"), False)])
 def test_what_is_a_whole_answer(resp, cacheable):
     assert resp.cacheable is cacheable
