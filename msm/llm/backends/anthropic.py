@@ -18,7 +18,14 @@ import logging
 from pathlib import Path
 
 from msm.jsonl import write_json
-from msm.llm.backends import BoundedTransport, SdkBackend, connection_failure, status_failure, too_large
+from msm.llm.backends import (
+    BoundedTransport,
+    ResponseTooLarge,
+    SdkBackend,
+    connection_failure,
+    status_failure,
+    too_large,
+)
 from msm.llm.types import BatchResult, Request, Response, RetryableError, Secret
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,8 @@ class AnthropicBackend(SdkBackend):
         status = conn = None  # mapped outside the except blocks: no SDK exception rides along as __context__
         try:
             return await coro_fn()
+        except ResponseTooLarge as e:
+            return Response("", "error", error=f"{self.name}: {e}", cause="response too large")
         except anthropic.APIStatusError as e:
             status = (e.status_code, e.body, e.response.headers)
         except anthropic.APIConnectionError as e:

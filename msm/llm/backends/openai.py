@@ -8,7 +8,14 @@ pool belongs to the loop that opened it) and closed by ``aclose`` at the end of 
 
 from __future__ import annotations
 
-from msm.llm.backends import BoundedTransport, SdkBackend, connection_failure, status_failure, too_large
+from msm.llm.backends import (
+    BoundedTransport,
+    ResponseTooLarge,
+    SdkBackend,
+    connection_failure,
+    status_failure,
+    too_large,
+)
 from msm.llm.types import Request, Response
 
 
@@ -41,6 +48,8 @@ class OpenAIBackend(SdkBackend):
         status = conn = None
         try:
             completion = await self._client().chat.completions.create(**self.params(self.model, req), timeout=timeout_s)
+        except ResponseTooLarge as e:
+            return Response("", "error", error=f"{self.name}: {e}", cause="response too large")
         except openai.APIStatusError as e:
             status = (e.status_code, e.body, e.response.headers)
         except openai.APIConnectionError as e:
