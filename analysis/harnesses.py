@@ -28,7 +28,10 @@ EVAL_COLUMNS = ("eval", "scorer")
 
 def _inspect_col(df: pd.DataFrame, score: str, scenario: str | None, role: str) -> str | None:
     stem = f"{'base/' if role == 'base' else ''}inspect/{TASK}/{score}"
-    candidates = [f"{stem}/rate"] if scenario is None else [f"{stem}/scenario={scenario}/rate", f"{stem}/{scenario}/rate"]
+    if scenario is None:
+        candidates = [f"{stem}/rate"]
+    else:  # by the grid's scenario argument, or a condition named by the scenario alone
+        candidates = [f"{stem}/scenario={scenario}/rate", f"{stem}/{scenario}/rate"]
     return next((c for c in candidates if c in df.columns), None)
 
 

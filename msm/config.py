@@ -138,7 +138,7 @@ class EvalKind(Choice):
     auto = "auto"  # the eval the spec is for (its `evaluation:` field; cheese when it names none)
     cheese = "cheese"  # value generalization: held-out choices scored by eval.scorer
     agentic = "agentic"  # sampled responses to the misalignment scenarios, judged
-    inspect = "inspect"  # an inspect_ai task (eval.task) run through inspect's own providers (msm/evals/inspect_task.py)
+    inspect = "inspect"  # an inspect_ai task (eval.task) through inspect's own providers (msm/evals/inspect_task.py)
 
 
 class AlsoEval(Choice):
@@ -582,7 +582,8 @@ BOOKKEEPING = (
     "generator.max_tokens",  # read by the judge only; data generation has its own budgets under datagen
     *(f"{role}.{k}" for role in ("generator", "judge") for k in LLM_OPERATIONAL),
     *(f"{stage}.{k}" for stage in ("midtrain", "aft") for k in TRAIN_OPERATIONAL),
-    "eval.name", "eval.include_base", "eval.inspect_log", "eval.grader_required", "eval.contamination_n", "eval.vllm.python", "aft_scale.name",
+    "eval.name", "eval.include_base", "eval.inspect_log", "eval.grader_required", "eval.contamination_n",
+    "eval.vllm.python", "aft_scale.name",
 )
 
 

@@ -16,4 +16,5 @@ def default_store() -> Path:
     else ``$XDG_CACHE_HOME/msm/store``, else ``~/.cache/msm/store``. For the CLIs that take ``--store``."""
     import os
 
-    return Path(os.environ.get("MSM_STORE") or f"{os.environ.get('XDG_CACHE_HOME') or '~/.cache'}/msm/store").expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(os.environ.get("MSM_STORE") or f"{cache_home}/msm/store").expanduser()

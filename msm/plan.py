@@ -62,7 +62,7 @@ def job_needs(cfg: DictConfig) -> list[tuple[str, str, bool, dict | None]]:
         if (b.stage, b.key) in seen:  # the baseline arm's two evals are one artifact
             continue
         seen.add((b.stage, b.key))
-        stored = job.store.find(b) is not None
+        stored = job.store.has(b)
         out.append((b.stage, b.key, stored, None if stored else estimate(b, job, planned.builds()).as_dict()))
     return out
 

@@ -267,15 +267,28 @@ class Store:
             found, problems = None, [str(e)]
         if not problems:
             return found
-        what = f"{b.stage}/{b.key} is damaged: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        what = f"{b.stage}/{b.key} is damaged: {problems[0]}{more}"
         if self.verify == "strict":
             raise DamagedArtifact(f"{what}; not used (store.verify=strict): move it aside or rebuild it with "
                                   f"python -m msm.store verify --repair")
         with self._lock(b.stage, b.key):
-            if self.path(b.stage, b.key).exists():
+            try:  # again, under the lock: another job may have moved it aside and rebuilt it meanwhile
+                again = self.find(b)
+                damaged = again is not None and bool(self.damage(again, full=self.verify == "always"))
+            except DamagedArtifact:
+                damaged = True
+            if damaged:
                 moved = self.quarantine(self.path(b.stage, b.key), what)
                 log.warning("%s; moved to %s and rebuilt", what, moved)
         return None
+
+    def has(self, b: Build) -> bool:
+        """Whether ``b`` is published with a readable manifest (for plans: its files are checked on reuse)."""
+        try:
+            return self.find(b) is not None
+        except DamagedArtifact:
+            return False
 
     def find(self, b: Build) -> Artifact | None:
         """:meth:`get` for a planned build: its published artifact (its files as the build declares them), or None."""
@@ -422,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     checked, damaged = verify_store(Path(root), repair=args.repair)
     for line in damaged:
         print(line)
-    print(f"{checked} artifact(s) checked, {len(damaged)} damaged" + (" (moved aside)" if damaged and args.repair else ""))
+    moved = " (moved aside)" if damaged and args.repair else ""
+    print(f"{checked} artifact(s) checked, {len(damaged)} damaged{moved}")
     return 1 if damaged and not args.repair else 0
 
 

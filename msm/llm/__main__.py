@@ -44,7 +44,8 @@ def entries(root: Path):
 
 
 def _matches(stage: str, endpoint: str, status: str, args) -> bool:
-    return ((args.stage is None or stage.startswith(args.stage)) and (args.endpoint is None or args.endpoint in endpoint)
+    return ((args.stage is None or stage.startswith(args.stage))
+            and (args.endpoint is None or args.endpoint in endpoint)
             and (args.status is None or status == args.status))
 
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cache = sub.add_parser("cache", help="list or purge LLM response-cache entries")
     cache.add_argument("action", choices=["list", "purge"], nargs="?", default="list")
-    cache.add_argument("--store", type=Path, default=None, help="the artifact store (default: $MSM_STORE or ~/.cache/msm/store)")
+    cache.add_argument("--store", type=Path, default=None,
+                       help="the artifact store (default: $MSM_STORE, else ~/.cache/msm/store)")
     cache.add_argument("--stage", help="entries whose request tag starts with this (docgen, aft/questions, judge)")
     cache.add_argument("--endpoint", help="entries whose backend:model@base_url contains this")
     cache.add_argument("--status", choices=["ok", "truncated", "empty", "refusal", "error", "unreadable"])

@@ -340,8 +340,8 @@ class LLMClient:
                 log.warning(msg)
                 result = BatchResult(responses={k: Response("", "error", error=msg, cause=e.cause) for k in todo})
             for key, req in todo.items():
-                resp = _checked(result.responses.get(key) or Response("", "error", error="missing from the batch results",
-                                                                      cause="missing from the batch"), req)
+                missing = Response("", "error", error="missing from the batch results", cause="missing from the batch")
+                resp = _checked(result.responses.get(key) or missing, req)
                 if resp.error:
                     resp.error = self._scrub(resp.error)
                 self._record(resp, price_factor=result.price_factor)
@@ -360,7 +360,8 @@ class LLMClient:
 def _checked(resp: Response, req: Request) -> Response:
     """An answer with no text is a failed request (``empty content``), whatever its finish reason said: it is
     counted, never cached, and asked again by a rerun. An answer longer than ``max_tokens`` allows (at
-    :data:`MAX_CHARS_PER_TOKEN`) is cut there and marked cut off (``length``): counted, never cached."""
+    :data:`MAX_CHARS_PER_TOKEN`) is cut there and marked cut off (``length``), counted as truncated: what the
+    server sent past its limit is never kept."""
     if resp.ok and not resp.text.strip():
         return dataclasses.replace(resp, finish_reason="error", error="the answer was empty", cause="empty content")
     limit = req.max_tokens * MAX_CHARS_PER_TOKEN

@@ -126,7 +126,8 @@ class Usage:
     retryable error; ``failures``: requests that ended as errors; ``truncated``: finish_reason "length".
     ``errors``: failed attempts by cause (``HTTP 500``, ``timed out``, ``could not connect`` ...);
     ``failed``: the requests that ended as errors, by cause (``missing choices``, ``HTTP 400``, ``empty
-    content``, or the last attempt's cause), so a stage that got nothing can say why. Tokens and cost cover backend answers only: a cache hit costs nothing.
+    content``, or the last attempt's cause), so a stage that got nothing can say why. Tokens and cost cover
+    backend answers only: a cache hit costs nothing.
     """
 
     calls: int = 0

@@ -190,7 +190,7 @@ def space_problems(job: Job, builds) -> list[str]:
     for stage in ("midtrain", "aft"):
         full = cfg[stage].method == "full"
         per_stage[stage] = params * 4 * (4 if full else 0.1)  # weights, adam's two moments, a checkpoint; or LoRA
-    need = sum(per_stage.get(name, 16e6) for name, b in builds.items() if job.store.find(b) is None)
+    need = sum(per_stage.get(name, 16e6) for name, b in builds.items() if not job.store.has(b))
     free = shutil.disk_usage(job.store.root).free
     if need > free:
         return [f"paths.store={job.store.root}: {free / 2**30:,.1f} GiB free, and the stages this job builds may "

@@ -169,7 +169,7 @@ _STORED_TOKENS: dict[Path, int] = {}
 def _stored_tokens(store: Store, b: Build | None) -> int | None:
     """Tokens of an input corpus already in the store (its text at 4 characters a token), else None;
     read once per artifact for a whole sweep (published artifacts never change)."""
-    art = store.find(b) if b is not None else None
+    art = store.find(b) if b is not None and store.has(b) else None
     if art is None or not art.file(CORPUS).is_file():
         return None
     path = art.file(CORPUS)
