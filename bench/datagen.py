@@ -25,53 +25,16 @@ into different numbers of requests; the rates are per request made.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from common import base_model_folder, job_config, spread, write_report
 
 from msm.data.docgen import generate_documents
+from msm.evals.serving import transformers_serve
 from msm.llm import make_client
-
-SERVE_TIMEOUT_S = 180
-
-
-@contextlib.contextmanager
-def served(folder: str, work: Path, continuous_batching: bool = False):
-    """``transformers serve`` over ``folder`` on a free local port; yields the base URL (ending in /v1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cli = Path(sys.executable).parent / "transformers"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(work / "hf_home")}
-    log = open(work / "serve.log", "wb")
-    proc = subprocess.Popen([str(cli), "serve", folder, "--device", "cpu", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning", *(["--continuous-batching"] if continuous_batching else [])],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
-    try:
-        deadline = time.monotonic() + SERVE_TIMEOUT_S
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"transformers serve did not come up:\n{(work / 'serve.log').read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def generate(spec, docgen_cfg, base_url: str, model: str, concurrency: int, cache: Path, work: Path, temperature: float) -> dict:
@@ -127,7 +90,8 @@ def main() -> None:
     fixed = fixed_load(spec, args.requests, args.max_tokens, temperature)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        with served(folder, root, args.continuous_batching) as url:
+        with transformers_serve(Path(folder), device="cpu", log_path=root / "serve.log",
+                                extra_args=["--continuous-batching"] if args.continuous_batching else []) as url:
             for r in range(args.rounds):  # interleaved: machine noise hits every run alike
                 for c in args.concurrency:
                     runs.setdefault(f"fixed, cold, concurrency {c}", []).append(send(fixed, url, folder, c, root / f"f{r}-{c}"))

@@ -178,7 +178,7 @@ class _Run:
             if saved.get("measured"):
                 self.step.measured[name] = Measured(**saved["measured"])
             return _load(path) if path.is_file() else saved["rows"]
-        with all_answered(self.client, f"docgen {name}"), self.client.stage_usage() as used:
+        with all_answered(self.client, f"docgen {name}") as used:
             rows, stats, extra = build()
         self.levels[name] = {**stats, "resumed": False}
         self.usage[name] = used.as_dict()

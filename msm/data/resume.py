@@ -21,16 +21,13 @@ from msm.jsonl import write_json
 
 
 @contextmanager
-def all_answered(client, what: str) -> Iterator[None]:
+def all_answered(client, what: str) -> Iterator:
     """Run one step; if any of its requests failed (after the client's retries), stop with their causes
     instead of letting the step be recorded as done. A step recorded with holes would be reused as finished
     by every rerun; stopped here, a rerun sends exactly the failed requests (the answered ones are in the
-    response cache). Without a client (templated generation) there is nothing to check."""
-    if client is None:
-        yield
-        return
+    response cache). Yields the step's usage (``LLMClient.stage_usage``), for its report."""
     with client.stage_usage() as used:
-        yield
+        yield used
     if used.failures:
         raise MsmError(f"{what}: {client.failure_note(used)}. Nothing of this step was recorded as done: a rerun "
                        "sends only the failed requests (the answered ones are in the LLM response cache)")

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from msm.errors import MsmError
@@ -47,15 +47,17 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def transformers_serve(model_dir: Path, *, device: str, log_path: Path, threads: int | None = None) -> Iterator[str]:
-    """``transformers serve`` pinned to ``model_dir`` for the ``with`` block; yields its ``/v1`` base URL.
-    Stopped (terminated, then killed) whatever happens inside the block."""
+def transformers_serve(model_dir: Path, *, device: str, log_path: Path, threads: int | None = None,
+                       extra_args: Sequence[str] = ()) -> Iterator[str]:
+    """``transformers serve`` pinned to ``model_dir`` for the ``with`` block (``extra_args`` appended to its
+    command line, e.g. ``--continuous-batching``); yields its ``/v1`` base URL. Stopped (terminated, then
+    killed) whatever happens inside the block."""
     import httpx
 
     cli = Path(sys.executable).parent / "transformers"
     port = _free_port()
     cmd = [str(cli), "serve", str(model_dir), "--device", device, "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
+           "--log-level", "warning", *extra_args]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
