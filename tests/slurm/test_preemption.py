@@ -28,6 +28,13 @@ def _complete_checkpoint(store) -> bool:
     return False
 
 
+def _slurm_job(sweep) -> str:
+    """The sweep's own Slurm job, named by the folder submitit made for it: other test files' jobs may share
+    the queue, so ``squeue`` alone cannot say which job is this test's."""
+    (folder,) = [p for p in (sweep / ".submitit").iterdir() if p.is_dir() and p.name[0].isdigit()]
+    return folder.name
+
+
 def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path):
     reference = run_train([*JOB, f"paths.store={tmp_path / 'ref'}", f"hydra.run.dir={tmp_path / 'ref_job'}"])
     assert reference.returncode == 0, reference.stderr[-3000:]
@@ -43,7 +50,7 @@ def test_usr2_requeues_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path
         while not _complete_checkpoint(store):
             assert launcher.poll() is None and time.time() < deadline, "training ended before it was preempted"
             time.sleep(0.2)
-        (job_id,) = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        job_id = _slurm_job(sweep)
         subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
         output, _ = launcher.communicate(timeout=600)
     finally:
@@ -85,7 +92,7 @@ def test_scancel_leaves_an_interrupted_status_that_status_and_the_analysis_show(
         while not list(store.glob("midtrain/.partial/*")):
             assert launcher.poll() is None and time.time() < deadline, "the job ended before midtraining"
             time.sleep(0.2)
-        (job_id,) = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        job_id = _slurm_job(sweep)
         subprocess.run(["scancel", job_id], check=True)
         launcher.communicate(timeout=300)
     finally:
