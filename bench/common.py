@@ -18,8 +18,8 @@ from msm.config import register_configs  # noqa: E402
 from msm.job import Job, resolve  # noqa: E402
 from msm.jsonl import read_jsonl  # noqa: E402
 from msm.paths import CONF_DIR  # noqa: E402
+from msm.stages.base import base_model  # noqa: E402
 from msm.stages.data import CORPUS, aft_pool, documents  # noqa: E402
-from msm.stages.models import base_model  # noqa: E402
 
 
 def job_config(overrides: list[str]) -> Job:

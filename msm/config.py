@@ -245,6 +245,9 @@ class LLMConfig:
     timeout_s: float = 120.0
     price_in_per_mtok: float = 0.0  # USD per million input tokens, for the cost report
     price_out_per_mtok: float = 0.0
+    price_cache_read_per_mtok: Optional[float] = None  # prompt-cache reads; null: the provider's ratio to the input price
+    price_cache_write_per_mtok: Optional[float] = None  # prompt-cache writes; null: likewise (msm.llm.CACHE_PRICE_RATIOS)
+    prompt_cache: bool = True  # anthropic: mark the system prompt (spec and instructions) for the prompt cache
     use_batches: bool = False  # anthropic: Message Batches API (half price, slower)
     batch_size: int = 8  # hf: prompts per generate() call
     dtype: Dtype = Dtype.auto  # hf
@@ -255,6 +258,7 @@ class LLMConfig:
 class GeneratorConfig(LLMConfig):
     name: str = "offline"
     backend: GeneratorBackend = GeneratorBackend.offline
+    structured: bool = True  # ask for JSON under each step's schema where the step has one (msm.data.schemas)
 
 
 @dataclass
@@ -561,7 +565,8 @@ class TrainConfig:
 
 LLM_OPERATIONAL = ("name", "base_url", "api_key_env", "send_key", "max_concurrency", "rpm", "tpm", "max_retries",
                    "backoff_initial_s", "backoff_max_s", "timeout_s", "price_in_per_mtok", "price_out_per_mtok",
-                   "use_batches", "batch_size", "dtype")
+                   "price_cache_read_per_mtok", "price_cache_write_per_mtok", "prompt_cache", "use_batches",
+                   "batch_size", "dtype")
 """How an LLM backend is reached and paid for: changing them reuses what it wrote (and the LLM response cache)."""
 
 TRAIN_OPERATIONAL = ("name", "save_steps", "save_minutes", "logging_steps", "activation_checkpointing")

@@ -31,7 +31,8 @@ from msm.job import Job, trains
 from msm.jsonl import atomic_write_text, write_json, write_jsonl
 from msm.secrets import scrub_text
 from msm.stages import checks
-from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, preview
+from msm.stages.base import ModelRef, base_model
+from msm.stages.data import DATA_STAGES, aft_pool, check_health, documents, generator_weights, preview
 from msm.stages.evals import (
     contamination,
     eval_samples,
@@ -42,7 +43,7 @@ from msm.stages.evals import (
     retained,
     sampled,
 )
-from msm.stages.models import ModelRef, aligned, base_model, brought, midtrained
+from msm.stages.models import aligned, brought, midtrained
 from msm.store import Artifact, Build, BuildRecord, Store
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class JobPlan:
     """The artifacts of one job in build order (None: the job does not need it). Every key is known
     up front, because each stage's key depends only on settings and the keys of its inputs."""
 
+    generator_weights: Build | None = None  # the embedded generator's model, converted before it writes
     documents: Build | None = None
     aft_pool: Build | None = None
     base_model: Build | None = None
@@ -88,6 +90,8 @@ def plan(job: Job, log_fn: Callable[[dict], None] = lambda record: None) -> JobP
         out.documents = documents(job)
     if aft_trains:
         out.aft_pool = aft_pool(job)
+    if any(b is not None and "generator_weights" in b.inputs for b in (out.documents, out.aft_pool)):
+        out.generator_weights = generator_weights(job)
     if list(job.stages) == ["data"]:
         return out
     out.base, out.base_model = base_model(job.store, job.cfg.model)

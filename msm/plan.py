@@ -32,7 +32,7 @@ from msm.jsonl import write_json
 
 log = logging.getLogger(__name__)
 PLAN_FILE = "plan.json"
-TOTALS = ("llm_calls", "input_tokens", "output_tokens", "cost_usd", "gpu_hours")
+TOTALS = ("llm_calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "gpu_hours")
 
 
 @dataclass
@@ -128,8 +128,10 @@ def render(p: dict) -> str:
                      f"{r['input_tokens'] + r['output_tokens']:>17,}{usd:>10}{r['gpu_hours']:>9.3g}  "
                      + (" | ".join(sharing) if len(sharing) <= 6 else " | ".join(sharing[:6]) + f" | ... ({len(sharing)})"))
     t = p["totals"]
+    cached = (f" ({t['cached_tokens']:,} of {t['input_tokens']:,} input tokens read from the prompt cache)"
+              if t.get("cached_tokens") else "")
     lines.append(f"estimate (builds only; stored artifacts cost nothing): {t['llm_calls']:,} LLM calls, "
-                 f"${t['cost_usd']:.2f}{'' if t['priced'] else ' (some calls have no prices set)'}, "
+                 f"${t['cost_usd']:.2f}{'' if t['priced'] else ' (some calls have no prices set)'}{cached}, "
                  f"{t['gpu_hours']:.3g} GPU-hours")
     lines += [f"  {stage} imported: {where}" for stage, r in p["stages"].items() for where in r.get("imported", [])]
     lines += [f"  {stage} assumes: {a}" for stage, r in p["stages"].items() for a in r["assumes"]]

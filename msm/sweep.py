@@ -138,11 +138,13 @@ def actual_usage(sweep: Path) -> dict[str, dict]:
                 built.setdefault((r["stage"], r["key"]), r)
     out: dict[str, dict] = {}
     for (stage, _), r in built.items():
-        row = out.setdefault(stage, {"build": 0, "llm_calls": 0, "cache_hits": 0, "cost_usd": 0.0, "hours": 0.0})
+        row = out.setdefault(stage, {"build": 0, "llm_calls": 0, "cache_hits": 0, "cached_tokens": 0, "cost_usd": 0.0,
+                                     "hours": 0.0})
         usage = r.get("llm_usage") or {}
         row["build"] += 1
         row["llm_calls"] += usage.get("calls", 0)
         row["cache_hits"] += usage.get("cache_hits", 0)
+        row["cached_tokens"] += usage.get("cache_read_tokens", 0)
         row["cost_usd"] += usage.get("cost_usd", 0.0)
         row["hours"] += r.get("seconds", 0.0) / 3600
     return out
@@ -151,14 +153,17 @@ def actual_usage(sweep: Path) -> dict[str, dict]:
 def render_spend(plan: dict, actual: dict[str, dict]) -> str:
     """The plan's estimate beside what was built and spent, per stage."""
     lines = ["estimate (plan.json, made at launch) vs actual (the jobs' artifacts.json), per stage:",
-             f"{'stage':<11}{'builds':>11}{'LLM calls (cached)':>26}{'USD':>17}{'GPU-h est':>11}{'hours':>9}"]
+             f"{'stage':<11}{'builds':>11}{'LLM calls (cached)':>26}{'prompt-cache tokens':>24}{'USD':>17}"
+             f"{'GPU-h est':>11}{'hours':>9}"]
     for stage in dict.fromkeys([*plan.get("stages", {}), *actual]):
         e, a = plan.get("stages", {}).get(stage, {}), actual.get(stage, {})
         calls = f"{e.get('llm_calls', 0):,} / {a.get('llm_calls', 0):,} ({a.get('cache_hits', 0):,})"
+        cached = f"{e.get('cached_tokens', 0):,} / {a.get('cached_tokens', 0):,}"
         usd = f"{e.get('cost_usd', 0):.2f} / {a.get('cost_usd', 0):.2f}"
-        lines.append(f"{stage:<11}{e.get('build', 0):>5} / {a.get('build', 0):<3}{calls:>26}{usd:>17}"
+        lines.append(f"{stage:<11}{e.get('build', 0):>5} / {a.get('build', 0):<3}{calls:>26}{cached:>24}{usd:>17}"
                      f"{e.get('gpu_hours', 0):>11.3g}{a.get('hours', 0):>9.3g}")
-    lines.append("builds, calls and USD: estimate / actual; hours: the builds' wall time, on the device each job had")
+    lines.append("builds, calls, prompt-cache reads and USD: estimate / actual (USD with prompt caching and batch "
+                 "discounts); hours: the builds' wall time, on the device each job had")
     return "\n".join(lines)
 
 

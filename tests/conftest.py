@@ -49,7 +49,7 @@ def smollm2_dir(shared_store) -> Path:
     missing package fails here rather than skipping."""
     from omegaconf import OmegaConf
 
-    from msm.stages.models import base_model
+    from msm.stages.base import base_model
     from msm.store import Store
 
     store = Store(shared_store)

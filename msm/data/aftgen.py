@@ -24,13 +24,14 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from string import Template
 
 from msm.config import AftgenConfig
 from msm.data import aftgen_steps
 from msm.data.aftgen_steps import QUESTION_GUIDE, QUESTION_TYPES, QUESTION_TYPES_FILE
-from msm.data.listparse import item_key, parse_items
+from msm.data.listparse import item_key, parse_list
 from msm.data.resume import StepLog, all_answered
+from msm.data.schemas import ITEM_CHARS, json_budget, list_schema, response_schema, verdict_schema
+from msm.data.templates import ANSWERS_FILE, Prompt, answer_line
 from msm.errors import MsmError
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import LLMClient, Request, Usage
@@ -39,7 +40,8 @@ from msm.store import files_digest
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
+VERSION = 2  # part of the artifact key of what this module builds: bump it when its output changes
+# 2: stable prompt prefixes, answers under JSON schemas
 PROMPT_DIR = Path(__file__).parent / "prompts" / "aft"
 FILES = {"domains": "domains.json", "questions": "questions.jsonl", "dedup": "questions_dedup.jsonl",
          "responses": "responses.jsonl", "filter": "filtered.jsonl"}
@@ -51,20 +53,7 @@ FILTER_MAX_TOKENS = 512  # a verdict and a sentence; reasoning models need some 
 def prompts_digest() -> str:
     """Digest of the templates and of the question-type descriptions (which fill the questions template):
     part of the artifact key, so editing a prompt regenerates the pool instead of reusing the old wording."""
-    return files_digest([*PROMPT_DIR.glob("*.md"), QUESTION_TYPES_FILE])
-
-
-def _prompt(name: str, fields: dict) -> tuple[str | None, str]:
-    """(system, user) of a template; the line ``=== user ===`` separates them."""
-    path = PROMPT_DIR / f"{name}.md"
-    system, sep, user = path.read_text(encoding="utf-8").partition("\n=== user ===\n")
-    if not sep:
-        system, user = "", system
-    try:
-        system, user = (Template(t).substitute(fields).strip() for t in (system, user))
-    except (KeyError, ValueError) as e:
-        raise MsmError(f"{path}: bad placeholder {e}; available: {', '.join(sorted(fields))}") from None
-    return system or None, user
+    return files_digest([*PROMPT_DIR.glob("*.md"), QUESTION_TYPES_FILE, ANSWERS_FILE])
 
 
 def _add(total: dict, part: dict) -> dict:
@@ -81,7 +70,7 @@ class _AftGen:
     """One run over one work_dir: the steps as methods, their rows in ``self.rows``, counts in ``self.rounds`` (recorded in a StepLog)."""
 
     def __init__(self, spec: Spec, client: LLMClient, cfg: AftgenConfig, work_dir: Path, seed: int, temperature: float,
-                 progress: bool):
+                 progress: bool, structured: bool = False):
         if cfg.style not in ("value", "rules"):
             raise MsmError(f"datagen.aft.style={cfg.style!r}: expected value or rules")
         if cfg.target_rows < 1 or cfg.n_domains < 1 or cfg.questions_per_type < 1:
@@ -89,6 +78,7 @@ class _AftGen:
         if cfg.mix_rows and not cfg.mix_path:
             raise MsmError(f"datagen.aft.mix_rows={cfg.mix_rows} needs datagen.aft.mix_path (a JSONL of chats)")
         self.spec, self.client, self.cfg, self.seed, self.temperature = spec, client, cfg, seed, float(temperature)
+        self.structured = bool(structured)
         self.work = Path(work_dir)
         self.rule_ids = [r.id for r in spec.rules]
         self.fields = {"spec": spec.render(), "rule_ids": ", ".join(f"[{r}]" for r in self.rule_ids),
@@ -108,41 +98,54 @@ class _AftGen:
         self.usage[step] = self.usage[step] + used
         return out
 
-    def req(self, name: str, max_tokens: int, k: int, **fields) -> Request:
-        system, user = _prompt(name, {**self.fields, **fields})
+    def req(self, name: str, answer: str, max_tokens: int, k: int, schema: dict, **fields) -> Request:
+        """The request of template ``name``: under ``schema`` and asking for JSON when structured, else asking
+        for the free-text form (``answer`` names the step's answer lines in ``prompts/answers.yaml``)."""
+        system, user = Prompt.load(PROMPT_DIR / f"{name}.md").render(
+            {**self.fields, **fields, "answer": answer_line(f"aft/{answer}", self.structured)})
         return Request(messages=({"role": "user", "content": user},), system=system, max_tokens=max_tokens,
                        temperature=self.temperature, sample_index=self.seed * SAMPLE_STRIDE + k,
-                       tag=f"aft/{name}")
+                       schema=schema if self.structured else None, tag=f"aft/{name}")
+
+    def list_req(self, name: str, chars: str, n: int, k: int, **fields) -> Request:
+        budget = max(self.cfg.max_tokens, json_budget(n, ITEM_CHARS[chars])) if self.structured else self.cfg.max_tokens
+        return self.req(name, name, budget, k, list_schema(n, ITEM_CHARS[chars]), n=n, **fields)
 
     def domains_req(self, n: int, found: list[str], attempt: int) -> Request:
         exclude = f"\nThese are taken already; do not repeat them: {'; '.join(found)}.\n" if found else ""
-        return self.req("domains", self.cfg.max_tokens, attempt, n=n, exclude=exclude)
+        return self.list_req("domains", "aft_domains", n, attempt, exclude=exclude)
 
     def question_req(self, domain: str, qtype: str, n: int, r: int) -> Request:
-        return self.req("questions", self.cfg.max_tokens, r, domain=domain, question_type=qtype.replace("_", " "),
-                        type_description=QUESTION_GUIDE[qtype], n=n)
+        return self.list_req("questions", "questions", n, r, domain=domain, question_type=qtype.replace("_", " "),
+                             type_description=QUESTION_GUIDE[qtype])
 
     def response_req(self, question: str) -> Request:
-        return self.req(f"response_{self.cfg.style}", self.cfg.max_tokens, 0, question=question)
+        return self.req(f"response_{self.cfg.style}", "response", self.cfg.max_tokens, 0,
+                        response_schema(self.cfg.max_tokens), question=question)
 
     def filter_req(self, question: str, content: str) -> Request:
-        return self.req("filter", min(self.cfg.max_tokens, FILTER_MAX_TOKENS), 0, question=question, response=content)
+        return self.req("filter", "filter", min(self.cfg.max_tokens, FILTER_MAX_TOKENS), 0, verdict_schema(),
+                        question=question, response=content)
 
     # ---- steps -------------------------------------------------------------------------------------
 
     def step_domains(self) -> tuple[list[str], dict]:
-        n, found, requests = self.cfg.n_domains, [], 0
+        n, found, c = self.cfg.n_domains, [], Counter()
         for attempt in range(max(1, self.cfg.max_rounds)):
             if len(found) >= n:
                 break
             [resp] = self.ask("domains", [self.domains_req(n - len(found) if found else n, found, attempt)])
-            requests += 1
-            for d in parse_items(resp.text, max_chars=120, truncated=resp.finish_reason == "length") if resp.ok else []:
+            c["requests"] += 1
+            items, not_json = parse_list(resp.text, structured=self.structured, max_chars=120,
+                                         truncated=resp.finish_reason == "length") if resp.ok else ([], False)
+            c.update(json_failures=int(not_json), parse_failures=int(resp.ok and not items and (not_json or not self.structured)))
+            for _, d in items:
                 if item_key(d) not in {item_key(f) for f in found}:
                     found.append(d)
         if not found:  # reported as a shortfall like any other drop; the log says where it started
             log.warning("aftgen: the generator (%s) returned no usable conversation domains", self.generator)
-        return found[:n], {"asked": n, "requests": requests, "parsed": len(found), "kept": min(n, len(found))}
+        return found[:n], {"asked": n, "requests": c["requests"], "parsed": len(found), "kept": min(n, len(found)),
+                           "json_failures": c["json_failures"], "parse_failures": c["parse_failures"]}
 
     def step_questions(self, r: int):
         per_cell = self.per_cell
@@ -150,11 +153,12 @@ class _AftGen:
         resps = self.ask("questions", [self.question_req(d, qt, per_cell, r) for _, d, qt in cells])
         rows, c = [], Counter(asked=per_cell * len(cells))
         for (di, d, qt), resp in zip(cells, resps):
-            qs, counts = aftgen_steps.parse_questions(resp, per_cell)
+            qs, counts = aftgen_steps.parse_questions(resp, per_cell, self.structured)
             c.update(counts)
             rows += [{"qid": f"{self.spec.id}-r{r}-d{di:03d}-{qt}-{k:02d}", "round": r, "domain": d,
                       "question_type": qt, "question": q} for k, q in enumerate(qs)]
-        keys = ("requests", "failed_requests", "asked", "parsed", "mentions_spec", "surplus")
+        keys = ("requests", "failed_requests", "asked", "parsed", "mentions_spec", "surplus", "json_failures",
+                "parse_failures")
         return rows, {**{k: c[k] for k in keys},
                       "kept": len(rows), "per_cell": per_cell}
 
@@ -176,26 +180,29 @@ class _AftGen:
         todo = [q for q in self.rows["dedup"] if q["round"] == r]
         rows, c, why = [], Counter(), Counter()
         for q, resp in zip(todo, self.ask("responses", [self.response_req(q["question"]) for q in todo])):
-            status, reason, content = aftgen_steps.judge_response(resp, self.rule_ids, self.cfg.style)
+            status, reason, content = aftgen_steps.judge_response(resp, self.rule_ids, self.cfg.style, self.structured)
             c[status] += 1
+            c["json_failures"] += reason == aftgen_steps.NOT_JSON
             if status == "malformed":
                 why[reason] += 1
             rows.append({**q, "status": status, "reason": reason, "finish_reason": resp.finish_reason,
                          "raw": resp.text, "content": content})
-        return rows, {"asked": len(todo), **{s: c[s] for s in aftgen_steps.STATUSES}, "malformed_reasons": dict(why)}
+        return rows, {"asked": len(todo), **{s: c[s] for s in aftgen_steps.STATUSES}, "malformed_reasons": dict(why),
+                      "json_failures": c["json_failures"]}
 
     def step_filter(self, r: int):
         todo = [x for x in self.rows["responses"] if x["round"] == r and x["status"] == "ok"]
         if self.cfg.filter:
-            verdicts = [aftgen_steps.verdict(x) for x in self.ask("filter", [self.filter_req(y["question"], y["content"])
-                                                                      for y in todo])]
+            verdicts = [aftgen_steps.verdict(x, self.structured)
+                        for x in self.ask("filter", [self.filter_req(y["question"], y["content"]) for y in todo])]
         else:
             verdicts = [(True, "ok", "filter off")] * len(todo)
         rows = [{"qid": x["qid"], "round": r, "include": inc, "category": cat, "reason": why}
                 for x, (inc, cat, why) in zip(todo, verdicts)]
         excluded = Counter(row["category"] for row in rows if not row["include"])
         return rows, {"asked": len(todo), "included": len(todo) - sum(excluded.values()),
-                      "excluded": sum(excluded.values()), "excluded_reasons": dict(excluded)}
+                      "excluded": sum(excluded.values()), "excluded_reasons": dict(excluded),
+                      "parse_failures": excluded[aftgen_steps.UNPARSABLE] + excluded[aftgen_steps.AMBIGUOUS]}
 
     def step_pool(self):
         responses = {x["qid"]: x for x in self.rows["responses"]}
@@ -232,7 +239,8 @@ class _AftGen:
         keys = ("target_rows", "n_domains", "questions_per_type", "style", "dedup_threshold", "filter",
                 "max_tokens", "max_rounds")
         blob = {"spec": self.spec.digest(), "prompts": prompts_digest(), "generator": self.generator,
-                "seed": self.seed, "temperature": self.temperature, **{k: getattr(self.cfg, k) for k in keys}}
+                "seed": self.seed, "temperature": self.temperature, **{k: getattr(self.cfg, k) for k in keys},
+                **({"structured": True} if self.structured else {})}
         return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
 
     def run(self) -> dict:
@@ -303,20 +311,24 @@ class _AftGen:
         steps["questions"].pop("per_cell", None)
         steps["pool"] = pool = {k: v for k, v in self.pool_counts.items() if k != "mix_identity"}
         usage = {k: u.as_dict() for k, u in self.usage.items()}
-        return {"spec": self.spec.id, "generator": self.generator, "style": self.cfg.style,
+        total = sum(self.usage.values(), Usage()).as_dict()
+        structured = {"asked": self.structured, "schema_fallbacks": total["schema_fallbacks"],
+                      **{k: sum(st.get(k, 0) for st in steps.values()) for k in ("json_failures", "parse_failures")}}
+        return {"spec": self.spec.id, "structured": structured, "generator": self.generator, "style": self.cfg.style,
                 "target_rows": self.cfg.target_rows, "rows": pool["rows"], "generated_rows": pool["kept"],
                 "mix_rows": pool["mix"], "shortfall": pool["shortfall"], "rounds": len(rounds), "steps": steps,
-                "per_round": rounds, "usage": {**usage, "total": sum(self.usage.values(), Usage()).as_dict()},
+                "per_round": rounds, "usage": {**usage, "total": total},
                 "skipped": self.skipped}
 
 
-def generate_aft_pool(spec: Spec, client: LLMClient, cfg: AftgenConfig, work_dir: Path, *, seed: int, temperature: float, preview: bool = False,
-                      progress: bool = True) -> dict:
+def generate_aft_pool(spec: Spec, client: LLMClient, cfg: AftgenConfig, work_dir: Path, *, seed: int, temperature: float,
+                      structured: bool = False, preview: bool = False, progress: bool = True) -> dict:
     """Write ``pool.jsonl`` and ``pool_no_cot.jsonl`` into ``work_dir`` and return the report (see the
     module docstring). ``preview``: 1 domain and 1 question per type only, samples and an estimate of the
     full run's calls, tokens and cost printed and returned, nothing written (see ``msm.data.aftgen_preview``).
-    ``progress`` is handed to the client's progress bars where the client accepts it."""
-    gen = _AftGen(spec, client, cfg, Path(work_dir), seed, temperature, progress)
+    ``progress`` is handed to the client's progress bars where the client accepts it. ``structured``: every step
+    asks for JSON under its schema (``msm.data.schemas``), else for free text read leniently."""
+    gen = _AftGen(spec, client, cfg, Path(work_dir), seed, temperature, progress, structured)
     if preview:
         from msm.data.aftgen_preview import run_preview
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from msm.data import aftgen_steps
 from msm.data.aftgen_steps import QUESTION_TYPES
-from msm.data.listparse import item_key, parse_items
+from msm.data.listparse import item_key, parse_list
 from msm.llm import Usage
 
 ASSUMES = ("one round: every question of n_domains x 6 types x questions_per_type answered and filtered; "
@@ -19,14 +19,17 @@ ASSUMES = ("one round: every question of n_domains x 6 types x questions_per_typ
 FILTER_OUTPUT_GUESS = 40  # tokens of a verdict line and a reason, when the slice had nothing to filter
 
 
-def _mean_tokens(pairs) -> tuple[float | None, float | None]:
-    """Mean (input, output) tokens per call; a server that reports no usage is estimated at 4 chars/token."""
+def _mean_tokens(pairs) -> tuple[float | None, float | None, float, float]:
+    """Mean (input, output, prompt-cache read, prompt-cache write) tokens per call; a server that reports no
+    usage is estimated at 4 chars/token."""
     pairs = [(q, r) for q, r in pairs if r.ok]
     if not pairs:
-        return None, None
+        return None, None, 0.0, 0.0
     tin = [r.input_tokens or q.prompt_chars() // 4 for q, r in pairs]
     tout = [r.output_tokens or len(r.text) // 4 for _, r in pairs]
-    return sum(tin) / len(tin), sum(tout) / len(tout)
+    n = len(pairs)
+    return (sum(tin) / n, sum(tout) / n, sum(r.cache_read_tokens for _, r in pairs) / n,
+            sum(r.cache_write_tokens for _, r in pairs) / n)
 
 
 def first_round_calls(cfg) -> dict[str, int]:
@@ -42,16 +45,14 @@ def estimate(gen, seen: dict) -> dict:
     calls = first_round_calls(gen.cfg)
     means = {step: _mean_tokens(seen[step]) for step in calls}
     if means["filter"][0] is None:  # nothing reached the filter: it reads about what a response call read and wrote
-        rin, rout = means["responses"]
-        means["filter"] = ((rin or 0) + (rout or 0), FILTER_OUTPUT_GUESS)
-    steps = {s: {"calls": n, "input_tokens": round(n * (means[s][0] or 0)),
-                 "output_tokens": round(n * (means[s][1] or 0))} for s, n in calls.items()}
-    tin = sum(s["input_tokens"] for s in steps.values())
-    tout = sum(s["output_tokens"] for s in steps.values())
-    price_in = getattr(gen.client, "price_in_per_mtok", 0.0)
-    price_out = getattr(gen.client, "price_out_per_mtok", 0.0)
-    return {"steps": steps, "calls": sum(calls.values()), "input_tokens": tin, "output_tokens": tout,
-            "cost_usd": round((tin * price_in + tout * price_out) / 1e6, 4), "assumes": ASSUMES}
+        rin, rout, rread, rwrite = means["responses"]
+        means["filter"] = ((rin or 0) + (rout or 0), FILTER_OUTPUT_GUESS, rread, rwrite)
+    keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    steps = {s: {"calls": n, **{k: round(n * (m or 0)) for k, m in zip(keys, means[s])}} for s, n in calls.items()}
+    total = {k: sum(s[k] for s in steps.values()) for k in keys}
+    batched = bool(getattr(gen.client.backend, "use_batches", False))
+    return {"steps": steps, "calls": sum(calls.values()), **total,
+            "cost_usd": round(gen.client.prices.cost(*total.values(), batched=batched), 4), "assumes": ASSUMES}
 
 
 def run_preview(gen) -> dict:
@@ -59,23 +60,25 @@ def run_preview(gen) -> dict:
     gen.check_mix()
     dreq = gen.domains_req(cfg.n_domains, [], 0)
     [dresp] = gen.ask("domains", [dreq])
-    domains = parse_items(dresp.text, max_chars=120, truncated=dresp.finish_reason == "length") if dresp.ok else []
+    found = parse_list(dresp.text, structured=gen.structured, max_chars=120,
+                       truncated=dresp.finish_reason == "length")[0] if dresp.ok else []
+    domains = [d for _, d in found]
     domain = domains[0] if domains else None
     qreqs = [gen.question_req(domain, qt, cfg.questions_per_type, 0) for qt in QUESTION_TYPES] if domains else []
     qresps = gen.ask("questions", qreqs)
     picked, seen = [], set()
     for qt, resp in zip(QUESTION_TYPES, qresps):  # the first question of each type not already picked
-        q = next((q for q in aftgen_steps.parse_questions(resp, cfg.questions_per_type)[0] if item_key(q) not in seen), None)
+        q = next((q for q in aftgen_steps.parse_questions(resp, cfg.questions_per_type, gen.structured)[0] if item_key(q) not in seen), None)
         if q is not None:
             seen.add(item_key(q))
             picked.append((qt, q))
     rreqs = [gen.response_req(q) for _, q in picked]
     rresps = gen.ask("responses", rreqs)
-    judged = [aftgen_steps.judge_response(r, gen.rule_ids, cfg.style) for r in rresps]
+    judged = [aftgen_steps.judge_response(r, gen.rule_ids, cfg.style, gen.structured) for r in rresps]
     ok = [(i, content) for i, (status, _, content) in enumerate(judged) if status == "ok"]
     freqs = [gen.filter_req(picked[i][1], content) for i, content in ok] if cfg.filter else []
     fresps = gen.ask("filter", freqs)
-    verdicts = {i: aftgen_steps.verdict(f) for (i, _), f in zip(ok, fresps)}
+    verdicts = {i: aftgen_steps.verdict(f, gen.structured) for (i, _), f in zip(ok, fresps)}
     samples = [{"domain": domain, "question_type": qt, "question": q, "response": r.text, "status": status,
                 "reason": reason, "verdict": verdicts.get(i)}
                for i, ((qt, q), r, (status, reason, _)) in enumerate(zip(picked, rresps, judged))]

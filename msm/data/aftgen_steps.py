@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from msm.data.listparse import parse_items
+from msm.data.listparse import parse_fields, parse_list
 from msm.data.transforms import strip_think
 from msm.errors import MsmError
 from msm.jsonl import iter_jsonl
@@ -34,6 +34,7 @@ STATUSES = ("ok", "truncated", "refused", "error", "malformed", "mentions_spec")
 FILTER_CATEGORIES = ("self_continuation", "off_spec", "mentions_spec", "malformed", "low_quality")
 UNPARSABLE = "unparsable filter verdict"
 AMBIGUOUS = "ambiguous filter verdict"
+NOT_JSON = "not the JSON asked for"
 
 _OPEN = re.compile(r"<think>", re.I)
 _CLOSE = re.compile(r"</think>", re.I)
@@ -57,16 +58,20 @@ def question_mentions_spec(question: str) -> bool:
     return bool(_Q_SPEC.search(question))
 
 
-def parse_questions(resp, n: int) -> tuple[list[str], Counter]:
-    """Up to ``n`` questions from a list answer, and counts: parsed, mentions_spec, surplus (beyond ``n``),
-    failed_requests. A truncated list loses its last (possibly cut) item."""
+def parse_questions(resp, n: int, structured: bool = False) -> tuple[list[str], Counter]:
+    """Up to ``n`` questions from a list answer (JSON when ``structured``), and counts: parsed, mentions_spec,
+    surplus (beyond ``n``), failed_requests, json_failures, parse_failures. A truncated list loses its last
+    (possibly cut) item."""
     c = Counter(requests=1)
     if not resp.ok:
         c["failed_requests"] += 1
         return [], c
-    items = parse_items(resp.text, min_words=3, max_chars=400, truncated=resp.finish_reason == "length")
+    found, not_json = parse_list(resp.text, structured=structured, min_words=3, max_chars=400,
+                                 truncated=resp.finish_reason == "length")
+    items = [q for _, q in found]
     keep = [q for q in items if not question_mentions_spec(q)]
-    c.update(parsed=len(items), mentions_spec=len(items) - len(keep), surplus=max(0, len(keep) - n))
+    c.update(parsed=len(items), mentions_spec=len(items) - len(keep), surplus=max(0, len(keep) - n),
+             json_failures=int(not_json), parse_failures=int(not items and (not_json or not structured)))
     return keep[:n], c
 
 
@@ -121,12 +126,28 @@ def answer_mentions_spec(answer: str, rule_ids: Sequence[str] = ()) -> bool:
     return any(re.search(rf"\[{re.escape(r)}\]|\brule {re.escape(r)}(?![\w-])", answer, re.I) for r in rule_ids)
 
 
-def judge_response(resp, rule_ids: Sequence[str], style: str) -> tuple[str, str | None, str | None]:
+def demonstration_text(text: str, structured: bool) -> tuple[str | None, str | None]:
+    """(text to check, problem) of a demonstration: asked for as JSON, its ``reasoning`` and ``answer`` as one
+    ``<think>`` block and the reply; an answer that is not that JSON but holds a think block (a server that
+    ignored the schema) is read as it is; anything else is ``NOT_JSON``."""
+    if not structured:
+        return text, None
+    fields = parse_fields(text, ("reasoning", "answer"))
+    if fields is not None:
+        return f"<think>\n{fields['reasoning'].strip()}\n</think>\n\n{fields['answer'].strip()}", None
+    return (text, None) if _OPEN.search(text) else (None, NOT_JSON)
+
+
+def judge_response(resp, rule_ids: Sequence[str], style: str,
+                   structured: bool = False) -> tuple[str, str | None, str | None]:
     """(status, reason, normalized content) of a generated demonstration; only status "ok" goes on to the
     LLM filter. Truncated answers (finish_reason "length") are never kept: their end is missing."""
     if resp.finish_reason != "stop":
         return {"length": "truncated", "refusal": "refused"}.get(resp.finish_reason, "error"), resp.error, None
-    content, problem = check_think(resp.text, rule_ids, need_rule_citation=style == "rules")
+    text, problem = demonstration_text(resp.text, structured)
+    if text is None:
+        return "malformed", problem, None
+    content, problem = check_think(text, rule_ids, need_rule_citation=style == "rules")
     if content is None:
         return "malformed", problem, None
     if answer_mentions_spec(split_answer(content)[1], rule_ids):
@@ -171,11 +192,19 @@ def parse_verdict(text: str) -> tuple[bool, str, str]:
     return False, category or "other", reason or "no reason given"
 
 
-def verdict(resp) -> tuple[bool, str, str]:
-    """``parse_verdict`` of a filter response; a failed or refused filter call excludes the row."""
+def verdict(resp, structured: bool = False) -> tuple[bool, str, str]:
+    """The filter's ``(include, category, reason)``: from its JSON fields when asked for JSON, else (or when
+    the answer is not that JSON) by ``parse_verdict``; a failed or refused filter call excludes the row."""
     if not resp.ok:
         return False, "filter call failed", resp.error or resp.finish_reason
-    return parse_verdict(resp.text)
+    fields = parse_fields(resp.text, ("verdict",)) if structured else None
+    if fields is None or fields["verdict"].upper() not in ("INCLUDE", "EXCLUDE"):
+        return parse_verdict(resp.text)
+    reason = str(fields.get("reason") or "").strip()[:300]
+    if fields["verdict"].upper() == "INCLUDE":
+        return True, "ok", reason or "ok"
+    category = str(fields.get("category") or "")
+    return False, category if category in FILTER_CATEGORIES else "other", reason or "no reason given"
 
 
 def _mix_problem(obj) -> str | None:

@@ -27,7 +27,10 @@ answers a rerun in a fresh folder with zero calls.
 
 Templates are Markdown files in ``PROMPT_DIR`` with ``string.Template`` placeholders (``$spec``,
 ``$domain`` ...): ``$`` rather than ``{}`` so that the spec, JSON examples or code in a prompt need no
-escaping. ``prompts_digest()`` goes into the pipeline's artifact key.
+escaping. Each puts what its requests share (the spec, the instructions) in the system part and what
+varies in the user part (``msm.data.templates``), for the providers' prompt caches. List levels ask for
+JSON under their schema (``msm.data.schemas``) unless ``structured`` is off. ``prompts_digest()`` goes
+into the pipeline's artifact key.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ import logging
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -52,11 +54,11 @@ from msm.data.docgen_steps import (
     estimate_tokens,
     exclude_line,
     fill_slots,
-    list_budget,
     next_batch_size,
     write_documents,
 )
 from msm.data.resume import StepLog, all_answered
+from msm.data.templates import ANSWERS_FILE, Prompt
 from msm.jsonl import read_jsonl, write_json, write_jsonl
 from msm.llm import LLMClient, Usage
 from msm.specs import Section, Spec
@@ -64,7 +66,8 @@ from msm.store import files_digest
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # part of the artifact key of what this module builds: bump it when its output changes
+VERSION = 2  # part of the artifact key of what this module builds: bump it when its output changes
+# 2: system/user prompts (stable prefix first), list levels under JSON schemas
 PROMPT_DIR = Path(__file__).parent / "prompts" / "documents"
 TEMPLATE_NAMES = ("domains", "subdomains", "assertions", "doc_types", "ideas", "document", "revise")
 LEVELS = ("domains", "subdomains", "assertions", "doc_types", "ideas", "documents")
@@ -101,12 +104,12 @@ def _template_files() -> list[Path]:
 
 
 def prompts_digest() -> str:
-    """Digest of the template files' names and contents (read from ``PROMPT_DIR`` at call time)."""
-    return files_digest(_template_files())
+    """Digest of the template files' names and contents and of the answer lines (read at call time)."""
+    return files_digest([*_template_files(), ANSWERS_FILE])
 
 
-def load_templates() -> dict[str, Template]:
-    return {p.stem: Template(p.read_text(encoding="utf-8")) for p in _template_files()}
+def load_templates() -> dict[str, Prompt]:
+    return {p.stem: Prompt.load(p) for p in _template_files()}
 
 
 def section_text(section: Section) -> str:
@@ -148,16 +151,16 @@ class _Run:
     """One pass over the levels in one work folder; collects the report as it goes."""
 
     def __init__(self, spec: Spec, client: LLMClient, s: DocgenConfig, work: Path, seed: int, temperature: float, write_docs: bool,
-                 progress: bool):
+                 progress: bool, structured: bool):
         self.spec, self.client, self.s, self.work, self.seed = spec, client, s, work, seed
         self.write_docs = write_docs
         self.say_level = logging.INFO if progress else logging.DEBUG
         self.templates = load_templates()
-        self.step = Step(client, self.templates, float(temperature), int(s.max_rounds))
+        self.step = Step(client, self.templates, float(temperature), int(s.max_rounds), bool(structured))
         backend = getattr(client, "backend", None)
         self.generator = f"{getattr(backend, 'name', 'unknown')}:{getattr(backend, 'model', 'unknown')}"
         self.base = {"spec": spec.digest(), "generator": self.generator, "seed": seed,
-                     "temperature": float(temperature)}
+                     "temperature": float(temperature), "structured": bool(structured), "answers": prompts_digest()}
         self.done = StepLog(work / STATE_FILE)
         self.levels: dict[str, dict] = {}
         self.usage: dict[str, dict] = {}
@@ -167,7 +170,7 @@ class _Run:
         """Rows of level ``name``: from its file when its signature matches, else built and saved."""
         keys, templates = _LEVEL_DEPS[name]
         sig = _digest({**self.base, "level": name, "settings": {k: getattr(self.s, k) for k in keys},
-                       "templates": {t: self.templates[t].template for t in templates}, "parent": _digest(parent_rows)})
+                       "templates": {t: self.templates[t].text for t in templates}, "parent": _digest(parent_rows)})
         path, saved = self.work / FILES[name], self.done.get(name, sig)
         on_disk = saved is not None and (path.is_file() if (name != "documents" or self.write_docs) else "rows" in saved)
         if on_disk:
@@ -198,8 +201,8 @@ class _Run:
     def children(self, level: str, parents: list[dict], n: int, field: str, short: str, values) -> tuple:
         """Rows of ``level``: ``n`` items per parent row, each row carrying its parent's provenance."""
         def prompt(u, missing, existing, rnd):
-            return self.step.request(level, list_budget(level, len(missing)), rnd, n=len(missing),
-                                     exclude=exclude_line(existing), **values(parents[u], missing))
+            return self.step.list_request(level, len(missing), rnd, exclude=exclude_line(existing),
+                                          **values(parents[u], missing))
 
         filled, stats = fill_slots(self.step, level, [[{} for _ in range(n)] for _ in parents], prompt)
         rows = []
@@ -230,9 +233,8 @@ class _Run:
             def prompt(u, missing, existing, rnd):
                 listing = "\n\n".join(f"Part {m}:\n{section_text(slot['section'])}"
                                       for m, slot in enumerate(missing, start=1))
-                return self.step.request("subdomains", list_budget("subdomains", len(missing)), rnd,
-                                         spec_title=self.spec.title, domain=domains[u]["domain"], n=len(missing),
-                                         slots=listing, exclude=exclude_line(existing))
+                return self.step.list_request("subdomains", len(missing), rnd, spec_title=self.spec.title,
+                                              domain=domains[u]["domain"], slots=listing, exclude=exclude_line(existing))
 
             filled, stats = fill_slots(self.step, "subdomains", slots, prompt)
             rows = [{"id": f"{d['id']}.s{j}", "domain": d["domain"], "subdomain": name,
@@ -325,9 +327,11 @@ class _Run:
 
 
 def generate_documents(spec: Spec, client: LLMClient, cfg: DocgenConfig | DictConfig, work_dir: Path, *, seed: int, temperature: float,
-                       preview: bool = False, progress: bool = True) -> dict:
+                       structured: bool = False, preview: bool = False, progress: bool = True) -> dict:
     """Write ``work_dir/documents.jsonl`` (rows: id, text, provenance, generator) and return the report.
 
+    ``structured``: list levels ask for JSON under their schemas (``generator.structured``; see
+    ``msm.data.schemas``), else for numbered lists read leniently.
     ``preview``: run a tiny slice (1 domain, 1 subdomain, 1 assertion, 1 type, 2 ideas -> 2 documents)
     in ``work_dir/preview``, print its documents and an estimate of calls, tokens and cost for the full
     settings, and return without writing documents.jsonl. ``progress`` only sets how loudly docgen logs
@@ -338,7 +342,7 @@ def generate_documents(spec: Spec, client: LLMClient, cfg: DocgenConfig | DictCo
     s = dataclasses.replace(full, **PREVIEW_SLICE) if preview else full
     work = Path(work_dir) / "preview" if preview else Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    run = _Run(spec, client, s, work, seed, temperature, write_docs=not preview, progress=progress)
+    run = _Run(spec, client, s, work, seed, temperature, write_docs=not preview, progress=progress, structured=structured)
     docs = run.documents(run.ideas(run.doc_types(run.assertions(run.subdomains(run.domains())))))
     report = {
         "generator": run.generator, "preview": preview, "settings": dataclasses.asdict(s),
@@ -347,6 +351,9 @@ def generate_documents(spec: Spec, client: LLMClient, cfg: DocgenConfig | DictCo
         "tokens_estimate": run.extra.get("tokens_estimate", 0),
         "usage": run.usage, "total_usage": sum((Usage(**u) for u in run.usage.values()), Usage()).as_dict(),
     }
+    report["structured"] = {"asked": bool(structured), **{k: sum(lv.get(k, 0) for lv in run.levels.values())
+                                                         for k in ("json_failures", "parse_failures")},
+                            "schema_fallbacks": report["total_usage"]["schema_fallbacks"]}
     if preview:
         from msm.data.docgen_preview import estimate, print_preview
 
@@ -364,9 +371,11 @@ def _log_summary(r: dict) -> None:
     log.info(
         "docgen%s (%s): %d documents kept of %d wanted (%s), ~%d tokens; fan-out %d domains -> %d subdomains -> "
         "%d assertions -> %d document types -> %d ideas; %d documents written, dropped %d unsuitable, %d truncated "
-        "(after %d regenerations), %d empty, %d failed, %d near-duplicates%s; %d calls, %d cache hits, %d+%d tokens, "
-        "$%.4f.", " preview" if r["preview"] else "", r["generator"], d["kept"], r["settings"]["target_documents"],
+        "(after %d regenerations), %d empty, %d failed, %d near-duplicates%s; %d calls, %d cache hits, %d+%d tokens "
+        "(%d read from the provider's prompt cache), $%.4f; lists: %d answers unreadable, %d not the JSON asked for, "
+        "%d schemas refused.", " preview" if r["preview"] else "", r["generator"], d["kept"], r["settings"]["target_documents"],
         short, r["tokens_estimate"], n["domains"], n["subdomains"], n["assertions"], n["doc_types"], n["ideas"],
         d["generated"], d["unsuitable"], d["truncated"], d["regenerated"], d["empty"], d["failed"], d["duplicates"],
         f"; revised {d['revised']} ({d['revise_failed']} revisions unusable)" if r["settings"]["revise"] else "",
-        u["calls"], u["cache_hits"], u["input_tokens"], u["output_tokens"], u["cost_usd"])
+        u["calls"], u["cache_hits"], u["input_tokens"], u["output_tokens"], u["cache_read_tokens"], u["cost_usd"],
+        r["structured"]["parse_failures"], r["structured"]["json_failures"], r["structured"]["schema_fallbacks"])

@@ -4,8 +4,9 @@ A full corpus costs thousands of calls; the preview runs one domain -> one subdo
 one type -> two ideas -> two documents, then multiplies what each level measured per request by the
 number of requests the full settings make. List answers grow with the number of items asked, so a
 list level's output tokens are scaled by (items asked in full / items asked in the slice), capped by the
-request's token budget; prompts are taken as the slice's (they barely depend on the counts).
-Documents are scaled by requests per *kept* document, so drops, regenerations and revisions are priced in.
+request's token budget; prompts are taken as the slice's (they barely depend on the counts), and so is
+the share of them the provider read from its prompt cache. Documents are scaled by requests per *kept*
+document, so drops, regenerations and revisions are priced in.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def estimate(full, slice_, measured: dict[str, Measured], docs: list[dict], clie
         calls = round(units * per_unit)
         in_per = m.input_tokens / m.requests if m.requests else 0.0
         out_per = min(m.output_tokens / m.requests * items / s_items, list_budget(level, items)) if m.requests else 0.0
-        levels[level] = {"calls": calls, "input_tokens": round(calls * in_per), "output_tokens": round(calls * out_per)}
+        levels[level] = {"calls": calls, "input_tokens": round(calls * in_per), "output_tokens": round(calls * out_per),
+                         **_cached(m, calls)}
     m = measured.get("documents", Measured())
     per_doc = m.requests / max(len(docs), 1) if docs else m.requests / max(slice_.target_documents, 1)
     if not docs:
@@ -40,27 +42,32 @@ def estimate(full, slice_, measured: dict[str, Measured], docs: list[dict], clie
     calls = round(full.target_documents * per_doc)
     levels["documents"] = {"calls": calls,
                            "input_tokens": round(calls * m.input_tokens / m.requests) if m.requests else 0,
-                           "output_tokens": round(calls * m.output_tokens / m.requests) if m.requests else 0}
+                           "output_tokens": round(calls * m.output_tokens / m.requests) if m.requests else 0,
+                           **_cached(m, calls)}
     ideas = full_fan["ideas"][0] * full_fan["ideas"][1]
     if ideas < full.target_documents:
         notes.append(f"the fan-out gives {ideas} ideas for {full.target_documents} documents: the rest are "
                      "second samples of used ideas; raise a fan-out count for more variety")
-    price_in = float(getattr(client, "price_in_per_mtok", 0.0) or 0.0)
-    price_out = float(getattr(client, "price_out_per_mtok", 0.0) or 0.0)
-    total_in = sum(v["input_tokens"] for v in levels.values())
-    total_out = sum(v["output_tokens"] for v in levels.values())
+    total = {k: sum(v[k] for v in levels.values())
+             for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")}
+    prices = client.prices
     avg_doc = sum(estimate_tokens(d["text"]) for d in docs) / len(docs) if docs else 0.0
     return {
         "levels": levels,
         "calls": sum(v["calls"] for v in levels.values()),
-        "input_tokens": total_in,
-        "output_tokens": total_out,
-        "cost_usd": round((total_in * price_in + total_out * price_out) / 1e6, 4),
-        "priced": bool(price_in or price_out),
+        **total,
+        "cost_usd": round(prices.cost(*total.values(), batched=bool(getattr(client.backend, "use_batches", False))), 4),
+        "priced": prices.set,
         "ideas": ideas,
         "corpus_tokens": round(avg_doc * full.target_documents),
         "notes": notes,
     }
+
+
+def _cached(m: Measured, calls: int) -> dict:
+    """The slice's prompt-cache reads and writes per request, scaled to ``calls`` requests."""
+    per = (lambda n: round(calls * n / m.requests)) if m.requests else (lambda n: 0)  # noqa: E731
+    return {"cache_read_tokens": per(m.cache_read_tokens), "cache_write_tokens": per(m.cache_write_tokens)}
 
 
 def print_preview(docs: list[dict], est: dict) -> None:
@@ -78,7 +85,8 @@ def print_preview(docs: list[dict], est: dict) -> None:
     for level, v in [*est["levels"].items(), ("total", est)]:
         print(f"  {level:<11} {v['calls']:>9,} calls {v['input_tokens']:>14,} in {v['output_tokens']:>13,} out tokens")
     cost = f"${est['cost_usd']:,.2f}" if est["priced"] else "unknown (no prices set for this generator)"
-    print(f"  cost: {cost}; corpus: ~{est['corpus_tokens']:,} tokens")
+    print(f"  cost: {cost} ({est['cache_read_tokens']:,} input tokens read from the prompt cache); "
+          f"corpus: ~{est['corpus_tokens']:,} tokens")
     for note in est["notes"]:
         print(f"  note: {note}")
     print(bar)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
-from string import Template
 from typing import Callable, Sequence
 
-from msm.data.listparse import extract_document, is_unsuitable, item_key, parse_numbered
+from msm.data.listparse import extract_document, is_unsuitable, item_key, parse_list
+from msm.data.schemas import ITEM_CHARS, json_budget, list_schema
+from msm.data.templates import Prompt, answer_line
 from msm.llm import Request, Response
 
 # Output budget of a list request: a fixed allowance (preamble, numbering) plus so much per item asked.
@@ -40,7 +41,9 @@ def estimate_tokens(text: str) -> int:
 @dataclass
 class LevelStats:
     """What one level asked for and got. ``requested``: items (or documents) wanted; ``received``: usable
-    responses; ``parsed``: items read out of them; ``kept``: items in the level's output."""
+    responses; ``parsed``: items read out of them; ``kept``: items in the level's output; ``json_failures``:
+    answers asked for as JSON that were not (read as free text instead); ``parse_failures``: answers from
+    which no item could be read (JSON whose items were all too short or repeats is read, not failed)."""
 
     requested: int = 0
     calls: int = 0
@@ -49,6 +52,8 @@ class LevelStats:
     kept: int = 0
     truncated: int = 0
     failed: int = 0
+    json_failures: int = 0
+    parse_failures: int = 0
     short_units: int = 0
     rounds: int = 0
 
@@ -64,6 +69,8 @@ class Measured:
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def add(self, reqs: Sequence[Request], resps: Sequence[Response]) -> None:
         """Count a batch; a server that reports no usage is measured by characters (~4 per token)."""
@@ -71,17 +78,21 @@ class Measured:
         for req, resp in zip(reqs, resps):
             self.input_tokens += resp.input_tokens or req.prompt_chars() // 4
             self.output_tokens += resp.output_tokens or estimate_tokens(resp.text)
+            self.cache_read_tokens += resp.cache_read_tokens
+            self.cache_write_tokens += resp.cache_write_tokens
 
 
 @dataclass
 class Step:
     """What a step needs: the client, the templates and the sampling settings; ``complete`` batches a
-    level's requests through the client and records their token counts under the level's name."""
+    level's requests through the client and records their token counts under the level's name.
+    ``structured``: list levels ask for JSON under their schema (``msm.data.schemas``)."""
 
     client: object
-    templates: dict[str, Template]
+    templates: dict[str, Prompt]
     temperature: float
     max_rounds: int
+    structured: bool = False
     measured: dict[str, Measured] = field(default_factory=dict)
 
     def complete(self, level: str, reqs: list[Request], desc: str) -> list[Response]:
@@ -91,10 +102,19 @@ class Step:
         self.measured.setdefault(level, Measured()).add(reqs, resps)
         return resps
 
-    def request(self, name: str, max_tokens: int, sample_index: int, **values) -> Request:
-        prompt = self.templates[name].substitute(**{k: str(v) for k, v in values.items()})
-        return Request(messages=({"role": "user", "content": prompt},), max_tokens=max_tokens,
-                       temperature=self.temperature, sample_index=sample_index, tag=f"docgen/{name}")
+    def request(self, name: str, max_tokens: int, sample_index: int, schema: dict | None = None, **values) -> Request:
+        system, user = self.templates[name].render(values)
+        return Request(messages=({"role": "user", "content": user},), system=system, max_tokens=max_tokens,
+                       temperature=self.temperature, sample_index=sample_index, schema=schema, tag=f"docgen/{name}")
+
+    def list_request(self, level: str, n: int, sample_index: int, **values) -> Request:
+        """A list level's request for ``n`` items: under the level's schema when structured, the answer line
+        to match, and a token budget that holds the whole answer."""
+        budget = list_budget(level, n)
+        if self.structured:
+            budget = max(budget, json_budget(n, ITEM_CHARS[level]))
+        return self.request(level, budget, sample_index, list_schema(n, ITEM_CHARS[level]) if self.structured else None,
+                            answer=answer_line(f"documents/{level}", self.structured), n=n, **values)
 
 
 def exclude_line(existing: Sequence[str]) -> str:
@@ -136,7 +156,9 @@ def fill_slots(step: Step, level: str, slots: list[list[dict]],
             stats.received += 1
             cut = resp.finish_reason == "length"
             stats.truncated += cut
-            items = parse_numbered(resp.text, min_words=MIN_WORDS[level], truncated=cut)
+            items, not_json = parse_list(resp.text, structured=step.structured, min_words=MIN_WORDS[level], truncated=cut)
+            stats.json_failures += not_json
+            stats.parse_failures += not items and (not_json or not step.structured)
             stats.parsed += len(items)
             seen = {item_key(v) for v in filled[u] if v}
             later = []

@@ -5,10 +5,15 @@ answers a little differently: strong models add a preamble ("Here are five domai
 weak ones (a 135M model, a random test model) mix bullets, numbers, blank lines and rambling. Nothing
 here ever raises on messy input: what cannot be read as an item is dropped, and the caller tops up
 with another request when too few items survive. Pure functions, no I/O, so they are unit-tested alone.
+
+Answers asked for as JSON (``msm.data.schemas``) are read by ``parse_list`` and ``parse_fields``: the
+JSON when it parses, else (a server that ignored the schema, or JSON cut off by the token limit) the
+complete strings of a cut-off list, or the lenient reading of free text, with the failure reported.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 # A list marker at the start of a line: "-", "*", "•", "1.", "1)", "(1)", "[1]", "#1", "a)", "Step 1:".
@@ -97,7 +102,12 @@ def parse_numbered(text: str, *, min_words: int = 1, min_letters: int = 3, max_c
             raw.append((None, line))
     if truncated and raw:
         raw.pop()
+    return _kept(raw, min_words, min_letters, max_chars)
 
+
+def _kept(raw: list[tuple[int | None, str]], min_words: int, min_letters: int,
+          max_chars: int) -> list[tuple[int | None, str]]:
+    """Items cleaned, without the too-short ones and repeats."""
     out, seen = [], set()
     for num, line in raw:
         item = clean_item(line, max_chars=max_chars)
@@ -114,6 +124,45 @@ def parse_numbered(text: str, *, min_words: int = 1, min_letters: int = 3, max_c
 def parse_items(text: str, **kwargs) -> list[str]:
     """``parse_numbered`` without the numbers."""
     return [item for _, item in parse_numbered(text, **kwargs)]
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse_json(text: str):
+    """The JSON value of an answer (a code fence around it allowed), or None."""
+    try:
+        return json.loads(_FENCE.sub("", text or ""))
+    except ValueError:
+        return None
+
+
+def parse_list(text: str, *, structured: bool = False, min_words: int = 1, min_letters: int = 3, max_chars: int = 600,
+               truncated: bool = False) -> tuple[list[tuple[int | None, str]], bool]:
+    """Items of a list answer (numbered by position), and whether an answer asked for as JSON (``structured``)
+    was not JSON and was read another way: ``{"items": [...]}`` or a bare list; else the complete strings of
+    JSON cut off in its list; else the free-text reading of ``parse_numbered``. Any answer that looks like a
+    JSON list is read as one, so a server that ignores the schema but answers in JSON still counts."""
+    data = parse_json(text)
+    found = data.get("items") if isinstance(data, dict) else data
+    if isinstance(found, list):
+        raw = [(i, str(x)) for i, x in enumerate(found, start=1) if isinstance(x, (str, int, float))]
+        return _kept(raw, min_words, min_letters, max_chars), False
+    start = (text or "").find('"items"')
+    if structured and start >= 0:
+        cut = [json.loads(f'"{m.group(1)}"') for m in _JSON_STRING.finditer(text, start + len('"items"'))]
+        return _kept(list(enumerate(cut, start=1)), min_words, min_letters, max_chars), True
+    return parse_numbered(text, min_words=min_words, min_letters=min_letters, max_chars=max_chars,
+                          truncated=truncated), structured
+
+
+def parse_fields(text: str, required: tuple[str, ...]) -> dict | None:
+    """The fields of a JSON object answer when it holds every ``required`` key as a non-empty string, else None."""
+    data = parse_json(text)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data[k].strip() for k in required):
+        return None
+    return data
 
 
 def item_key(item: str) -> str:

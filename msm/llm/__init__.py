@@ -23,21 +23,38 @@ from urllib.parse import urlparse
 
 from msm.errors import MsmError
 from msm.llm.client import LLMClient
-from msm.llm.types import BackendConfigError, BackendUnreachable, Request, Response, RetryableError, Secret, Usage
+from msm.llm.types import (
+    BATCH_PRICE_FACTOR,
+    BackendConfigError,
+    BackendUnreachable,
+    Prices,
+    Request,
+    Response,
+    RetryableError,
+    Secret,
+    Usage,
+)
 
-__all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Request", "Response", "RetryableError", "Secret",
-           "Usage", "accepted_settings", "client_from_config", "key_is_sent", "make_client", "settings_problems"]
+__all__ = ["BackendConfigError", "BackendUnreachable", "LLMClient", "Prices", "Request", "Response", "RetryableError",
+           "Secret", "Usage", "accepted_settings", "client_from_config", "key_is_sent", "make_client", "prices",
+           "settings_problems"]
 
 _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "timeout_s", "price_in_per_mtok",
-           "price_out_per_mtok", "backoff_initial_s", "backoff_max_s"}
+           "price_out_per_mtok", "price_cache_read_per_mtok", "price_cache_write_per_mtok", "backoff_initial_s",
+           "backoff_max_s"}
 _BACKEND_KEYS = {
     "openai": {"base_url", "api_key_env", "send_key"},
-    "anthropic": {"base_url", "api_key_env", "send_key", "use_batches", "batch_poll_s"},
+    "anthropic": {"base_url", "api_key_env", "send_key", "use_batches", "batch_poll_s", "prompt_cache"},
     "hf": {"device", "dtype", "batch_size"},
 }
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _PROVIDER_HOST = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+CACHE_PRICE_RATIOS = {"anthropic": (0.1, 1.25), "openai": (0.25, 0.0)}
+"""(cache read, cache write) price as a share of the input price, where the settings give none: Anthropic
+bills a cache read at a tenth of the input price and a write (5-minute cache) at 1.25 times it; OpenAI caches
+prompt prefixes by itself, charges nothing to write them and bills a read at a quarter of the input price
+for the gpt-4.1 family (a tenth for gpt-5: set ``price_cache_read_per_mtok`` for other models)."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 log = logging.getLogger(__name__)
 
@@ -93,6 +110,19 @@ def accepted_settings(backend: str) -> set[str]:
     return _COMMON | _BACKEND_KEYS[backend] if backend in _BACKEND_KEYS else set()
 
 
+def prices(settings: Mapping) -> Prices:
+    """The prices of a settings mapping (or a ``generator`` / ``judge`` config node): the cache prices default
+    to :data:`CACHE_PRICE_RATIOS` times the input price; Anthropic's batches cost half."""
+    s = {str(k): v for k, v in dict(settings).items()}
+    backend = str(s.get("backend"))
+    price_in = float(s.get("price_in_per_mtok") or 0.0)
+    read_ratio, write_ratio = CACHE_PRICE_RATIOS.get(backend, (0.0, 0.0))
+    own = lambda k, ratio: float(s[k]) if s.get(k) is not None else price_in * ratio  # noqa: E731
+    return Prices(price_in, float(s.get("price_out_per_mtok") or 0.0), own("price_cache_read_per_mtok", read_ratio),
+                  own("price_cache_write_per_mtok", write_ratio),
+                  batch_factor=BATCH_PRICE_FACTOR if backend == "anthropic" else 1.0)
+
+
 def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     """An ``LLMClient`` from a settings mapping (a plain dict or an OmegaConf node).
 
@@ -101,8 +131,10 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     ``backoff_max_s`` for every backend;
     ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``,
     ``batch_poll_s`` (anthropic);
-    ``device``, ``dtype``, ``batch_size`` (hf). Anything else raises ``MsmError`` naming the key, so a typo
-    never silently falls back to a default.
+    ``device``, ``dtype``, ``batch_size`` (hf); ``prompt_cache`` (anthropic, default true: the system prompt
+    is marked for the prompt cache). ``price_cache_read_per_mtok`` / ``price_cache_write_per_mtok`` default to
+    :data:`CACHE_PRICE_RATIOS` times the input price. Anything else raises ``MsmError`` naming the key, so a
+    typo never silently falls back to a default.
     """
     s = {str(k): v for k, v in dict(settings).items()}
     backend = s.get("backend")
@@ -126,7 +158,8 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
 
         impl = AnthropicBackend(s["model"], api_key=api_key(backend, s), base_url=s.get("base_url"),
                                 use_batches=bool(s.get("use_batches", False)),
-                                batch_poll_s=float(s.get("batch_poll_s", 30.0)))
+                                batch_poll_s=float(s.get("batch_poll_s", 30.0)),
+                                prompt_cache=bool(s.get("prompt_cache", True)))
     else:
         from msm.llm.backends.hf import HFBackend
 
@@ -144,8 +177,7 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
         tpm=opt("tpm"),
         max_retries=int(s.get("max_retries", 6)),
         timeout_s=float(s.get("timeout_s", 120.0)),
-        price_in_per_mtok=float(s.get("price_in_per_mtok", 0.0)),
-        price_out_per_mtok=float(s.get("price_out_per_mtok", 0.0)),
+        prices=prices(s),
         backoff_initial_s=float(s.get("backoff_initial_s", 1.0)),
         backoff_max_s=float(s.get("backoff_max_s", 60.0)),
     )

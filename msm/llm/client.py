@@ -36,7 +36,16 @@ from tqdm.auto import tqdm
 
 from msm.llm.cache import ResponseCache
 from msm.llm.ratelimit import RateLimiter
-from msm.llm.types import BackendConfigError, BackendUnreachable, BatchResult, Request, Response, RetryableError, Usage
+from msm.llm.types import (
+    BackendConfigError,
+    BackendUnreachable,
+    BatchResult,
+    Prices,
+    Request,
+    Response,
+    RetryableError,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,7 @@ class LLMClient:
         timeout_s: float = 120.0,
         price_in_per_mtok: float = 0.0,
         price_out_per_mtok: float = 0.0,
+        prices: Prices | None = None,
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 60.0,
     ):
@@ -69,8 +79,10 @@ class LLMClient:
         self.limiter = RateLimiter(rpm, tpm)
         self.max_retries = int(max_retries)
         self.timeout_s = float(timeout_s)
-        self.price_in_per_mtok = float(price_in_per_mtok)
-        self.price_out_per_mtok = float(price_out_per_mtok)
+        # ``prices`` in full (cache reads and writes, the batch factor; see ``msm.llm.prices``), or just the
+        # input and output prices, with prompt-cache tokens then billed as input.
+        self.prices = prices or Prices(float(price_in_per_mtok), float(price_out_per_mtok),
+                                       float(price_in_per_mtok), float(price_in_per_mtok))
         self._backoff = wait_exponential_jitter(multiplier=backoff_initial_s, max=backoff_max_s, jitter=backoff_initial_s)
         self.usage = Usage()
         self._trackers: list[Usage] = []
@@ -129,10 +141,13 @@ class LLMClient:
 
     def _record(self, resp: Response, price_factor: float = 1.0) -> None:
         """Count one backend answer: tokens and cost always (refusals are billed too), plus its outcome."""
-        cost = (resp.input_tokens * self.price_in_per_mtok + resp.output_tokens * self.price_out_per_mtok) / 1e6
         outcome = {"length": {"truncated": 1}, "refusal": {"refusals": 1}, "error": {"failures": 1}}
         self._count(calls=1, input_tokens=resp.input_tokens, output_tokens=resp.output_tokens,
-                    cost_usd=cost * price_factor, **outcome.get(resp.finish_reason, {}))
+                    cache_read_tokens=resp.cache_read_tokens, cache_write_tokens=resp.cache_write_tokens,
+                    schema_fallbacks=int(resp.schema_refused),
+                    cost_usd=price_factor * self.prices.cost(resp.input_tokens, resp.output_tokens,
+                                                             resp.cache_read_tokens, resp.cache_write_tokens),
+                    **outcome.get(resp.finish_reason, {}))
         if resp.finish_reason == "error":
             for usage in (self.usage, *self._trackers):
                 usage.add_failed(resp.cause or "error")

@@ -15,9 +15,10 @@ from msm.errors import MsmError
 
 # Bump when the meaning of a cached entry changes (what a key covers, how a response is parsed), so old
 # cache folders are ignored rather than silently reused.
-CACHE_FORMAT = 2  # 2: the key holds the endpoint (base_url) too
+CACHE_FORMAT = 3  # 2: the key holds the endpoint (base_url) too; 3: and the answer's JSON schema
 
 FINISH_REASONS = ("stop", "length", "refusal", "error")
+BATCH_PRICE_FACTOR = 0.5  # Anthropic's Message Batches are billed at half the standard price
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,16 @@ class Request:
     ``sample_index`` is the k-th sample of an otherwise identical request: it is part of the cache key, so
     asking for 5 samples of one prompt makes 5 calls once and 0 calls on a rerun. ``tag`` only labels the
     request in reports and is left out of the key, so relabelling a stage does not invalidate its cache.
+
+    ``schema``: the JSON schema the answer must follow (a dict, kept as canonical JSON text so the request
+    stays hashable). Each backend asks for it its own way (OpenAI ``response_format``, Anthropic a forced
+    tool, the local ``hf`` backend by constrained decoding) and returns the answer as JSON text with
+    ``Response.structured`` set; one that cannot (the server refused the field) answers in free text with
+    ``structured`` unset, and the caller parses that instead. Part of the cache key.
+
+    Put what many requests share first: the ``system`` prompt is the stable prefix (a spec, the
+    instructions) that providers cache (Anthropic when marked, OpenAI by itself), the messages the part
+    that varies.
     """
 
     messages: tuple[dict, ...]
@@ -38,6 +49,7 @@ class Request:
     top_p: float | None = None
     stop: tuple[str, ...] | None = None
     sample_index: int = 0
+    schema: str | None = None
     tag: str = ""
 
     def __post_init__(self):
@@ -60,6 +72,8 @@ class Request:
             object.__setattr__(self, "top_p", float(self.top_p))
         object.__setattr__(self, "max_tokens", int(self.max_tokens))
         object.__setattr__(self, "sample_index", int(self.sample_index))
+        if isinstance(self.schema, dict):
+            object.__setattr__(self, "schema", json.dumps(self.schema, sort_keys=True, separators=(",", ":")))
         if self.max_tokens < 1:
             raise ValueError(f"Request.max_tokens must be >= 1 (got {self.max_tokens})")
 
@@ -67,9 +81,14 @@ class Request:
         """sha256 over the backend, the endpoint it answers at (a base_url: two servers serving "the same"
         model name are two models), the model and every field but ``tag`` (canonical JSON)."""
         payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
+        if payload["schema"] is None:  # a key from before schemas existed stays what it was
+            del payload["schema"]
         payload.update(backend=backend, model=model, endpoint=endpoint, format=CACHE_FORMAT)
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def schema_dict(self) -> dict | None:
+        return json.loads(self.schema) if self.schema else None
 
     def prompt_chars(self) -> int:
         return len(self.system or "") + sum(len(m["content"]) for m in self.messages)
@@ -88,7 +107,12 @@ class Response:
     cached with their finish reason: a cut-off answer comes back from the cache as cut off, and is counted so
     again. Refusals, errors and empty answers are never cached, so a rerun asks again. ``cause`` names why an
     error response failed, for counting (``missing choices``, ``HTTP 400``, ``empty content``, ``timed out``);
-    ``error`` says it in full."""
+    ``error`` says it in full.
+
+    ``input_tokens`` counts the whole prompt; ``cache_read_tokens`` and ``cache_write_tokens`` are the parts
+    of it the provider read from or wrote to its prompt cache (priced apart). ``structured``: the answer is
+    JSON under the request's schema (see ``Request.schema``); ``schema_refused``: the endpoint refused the
+    schema, so the answer is free text from the same request sent without it."""
 
     text: str
     finish_reason: str
@@ -97,6 +121,10 @@ class Response:
     cached: bool = False
     error: str | None = None
     cause: str | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    structured: bool = False
+    schema_refused: bool = False
 
     def __post_init__(self):
         if self.finish_reason not in FINISH_REASONS:
@@ -127,7 +155,9 @@ class Usage:
     ``errors``: failed attempts by cause (``HTTP 500``, ``timed out``, ``could not connect`` ...);
     ``failed``: the requests that ended as errors, by cause (``missing choices``, ``HTTP 400``, ``empty
     content``, or the last attempt's cause), so a stage that got nothing can say why. Tokens and cost cover
-    backend answers only: a cache hit costs nothing.
+    backend answers only: a cache hit costs nothing. ``input_tokens`` counts whole prompts, of which
+    ``cache_read_tokens`` / ``cache_write_tokens`` were read from / written to the provider's prompt cache;
+    ``schema_fallbacks``: requests with a JSON schema that the endpoint refused, answered in free text.
     """
 
     calls: int = 0
@@ -139,6 +169,9 @@ class Usage:
     output_tokens: int = 0
     cost_usd: float = 0.0
     truncated: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    schema_fallbacks: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
 
@@ -186,6 +219,31 @@ class Usage:
 
 def _counts_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} x {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens: the input (the uncached part of a prompt), the parts of prompts read from and
+    written to the provider's prompt cache, and the output; ``batch_factor`` is what a batch costs of the
+    standard price (Anthropic's Message Batches: half). One formula for the bill, the plan's estimate and
+    the previews."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    batch_factor: float = 1.0
+
+    @property
+    def set(self) -> bool:
+        return bool(self.input or self.output)
+
+    def cost(self, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0,
+             batched: bool = False) -> float:
+        uncached = max(0, input_tokens - cache_read - cache_write)
+        usd = (uncached * self.input + cache_read * self.cache_read + cache_write * self.cache_write
+               + output_tokens * self.output) / 1e6
+        return usd * (self.batch_factor if batched else 1.0)
 
 
 class Secret:

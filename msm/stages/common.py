@@ -15,7 +15,10 @@ __all__ = ["plain", "llm_cache", "llm_client", "llm_identity", "LLM_CONTENT_KEYS
 
 Role = Literal["generator", "judge"]
 
-LLM_CONTENT_KEYS = tuple(k for k in GeneratorConfig.__dataclass_fields__ if k not in LLM_OPERATIONAL and k != "max_tokens")
+ROLE_CONTENT_KEYS = {"generator": ("structured",), "judge": ("max_tokens",)}
+"""Content keys of one role only: the generator's structured answers, the judge's budget (it shapes verdicts)."""
+LLM_CONTENT_KEYS = tuple(k for k in GeneratorConfig.__dataclass_fields__
+                         if k not in LLM_OPERATIONAL and k not in ROLE_CONTENT_KEYS["generator"] + ("max_tokens",))
 """The LLM settings that change what is generated (backend, model, temperature): every field of an LLM's
 settings but how it is reached and paid for (``msm.config.LLM_OPERATIONAL``), so changing those reuses the
 data (and the LLM response cache)."""
@@ -26,15 +29,19 @@ def llm_cache(cfg: DictConfig) -> Path:
     return Path(cfg.paths.store).expanduser().resolve() / "llm_cache"
 
 
-def llm_client(cfg: DictConfig, role: Role = "generator") -> LLMClient:
-    """The client for ``cfg.generator`` or ``cfg.judge``; created only when a stage builds (it reads the API key)."""
+def llm_client(cfg: DictConfig, role: Role = "generator", model: str | None = None) -> LLMClient:
+    """The client for ``cfg.generator`` or ``cfg.judge``; created only when a stage builds (it reads the API key).
+    ``model``: the weights folder to load in place of the configured name (the embedded model's, in the store)."""
     llm = cfg[role]
     if llm.backend in ("offline", "none"):
         raise MsmError(f"this stage needs an LLM {role}: {role}=openai | anthropic | hf ({role}={llm.name} has none)")
-    return client_from_config(plain(llm), cache_dir=llm_cache(cfg))
+    settings = plain(llm)
+    if model is not None:
+        settings["model"] = model
+    return client_from_config(settings, cache_dir=llm_cache(cfg))
 
 
 def llm_identity(cfg: DictConfig, role: Role = "generator") -> dict:
     """What of an LLM's settings goes into the key of what it writes (a judge's budget shapes its verdicts too)."""
-    keys = LLM_CONTENT_KEYS + (("max_tokens",) if role == "judge" else ())
+    keys = LLM_CONTENT_KEYS + ROLE_CONTENT_KEYS[role]
     return {k: plain(cfg[role][k]) for k in keys}

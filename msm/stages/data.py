@@ -18,7 +18,9 @@ from omegaconf import DictConfig
 from msm.errors import EmptyDatasetError, MsmError
 from msm.job import Job, trains
 from msm.jsonl import count_lines, read_jsonl, write_jsonl
+from msm.llm import LLMClient
 from msm.specs import Spec
+from msm.stages.base import EMBEDDED_NAME, WEIGHTS, embedded_weights
 from msm.stages.common import llm_client, llm_identity, plain
 from msm.store import Artifact, Build, files_digest
 
@@ -29,6 +31,27 @@ CORPUS = "corpus"
 DATA_STAGES = ("documents", "aft_pool")
 DOCUMENTS = {CORPUS: "documents.jsonl"}
 POOL = {CORPUS: "pool.jsonl"}
+
+
+def generator_weights(job: Job) -> Build | None:
+    """The build of the generator's own weights, where they live in the store: the embedded SmolLM2
+    (``generator=embedded``, i.e. the hf backend with ``model: embedded``), converted once and shared with
+    ``model=smollm2_135m``. A data stage it writes names it among its inputs."""
+    g = job.cfg.generator
+    return embedded_weights(job.store)[1] if g.backend == "hf" and g.model == EMBEDDED_NAME else None
+
+
+def _generator(job: Job) -> LLMClient:
+    """The generator's client; the embedded model's weights are converted first when the store lacks them."""
+    weights = generator_weights(job)
+    if weights is not None and not job.store.has(weights):  # a preview, or a data stage built on its own
+        job.store.build(weights)
+    return llm_client(job.cfg, model=None if weights is None else str(job.store.output(weights, WEIGHTS)))
+
+
+def _writer_inputs(job: Job) -> dict:
+    weights = generator_weights(job)
+    return {"spec": job.spec.digest(), **({"generator_weights": weights.ref} if weights else {})}
 
 
 def documents(job: Job) -> Build:
@@ -61,9 +84,9 @@ def documents(job: Job) -> Build:
                 "prompts": docgen.prompts_digest(), "data_seed": cfg.data.seed}
 
     def build(work: Path) -> dict:
-        client = llm_client(cfg)
+        client = _generator(job)
         report = docgen.generate_documents(spec, client, cfg.datagen.documents, work, seed=cfg.data.seed,
-                                           temperature=cfg.generator.temperature)
+                                           temperature=cfg.generator.temperature, structured=cfg.generator.structured)
         kept = count_lines(work / DOCUMENTS[CORPUS])
         if kept == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable document for spec "
@@ -73,7 +96,7 @@ def documents(job: Job) -> Build:
                 "corpus_health": _health(read_jsonl(work / DOCUMENTS[CORPUS]), spec, counts.get("truncated"),
                                   counts.get("generated"))}
 
-    return Build("documents", settings, inputs, docgen.VERSION, build, DOCUMENTS)
+    return Build("documents", settings, _writer_inputs(job), docgen.VERSION, build, DOCUMENTS)
 
 
 def aft_pool(job: Job) -> Build:
@@ -125,9 +148,9 @@ def aft_pool(job: Job) -> Build:
                 "mix": files_digest([Path(gen.mix_path)]) if gen.mix_path else None}
 
     def build(work: Path) -> dict:
-        client = llm_client(cfg)
+        client = _generator(job)
         report = aftgen.generate_aft_pool(spec, client, gen, work, seed=cfg.data.seed,
-                                          temperature=cfg.generator.temperature)
+                                          temperature=cfg.generator.temperature, structured=cfg.generator.structured)
         rows = count_lines(work / POOL[CORPUS])
         if rows == 0:
             raise EmptyDatasetError(f"the generator ({client.endpoint}) produced no usable AFT row for spec "
@@ -139,7 +162,7 @@ def aft_pool(job: Job) -> Build:
         health = _health(read_jsonl(work / POOL[CORPUS]), spec, responses.get("truncated", 0), written)
         return {**report, "rows": rows, "llm_usage": report["usage"]["total"], "corpus_health": health}
 
-    return Build("aft_pool", settings, inputs, aftgen.VERSION, build, POOL)
+    return Build("aft_pool", settings, _writer_inputs(job), aftgen.VERSION, build, POOL)
 
 
 def _imported_documents(job: Job) -> Build:
@@ -250,7 +273,7 @@ def pool_size(cfg: DictConfig) -> tuple[int, bool]:
 def preview(job: Job) -> dict:
     """Run each LLM data step of the job on a tiny slice, print samples and the estimated cost, publish nothing."""
     cfg, spec = job.cfg, job.spec
-    client = llm_client(cfg)
+    client = _generator(job)
     out = {}
     with tempfile.TemporaryDirectory(prefix="msm-preview-") as tmp:
         if trains(cfg.midtrain.method) and cfg.datagen.documents.source is None:
@@ -258,11 +281,11 @@ def preview(job: Job) -> dict:
 
             out["documents"] = docgen.generate_documents(
                 spec, client, cfg.datagen.documents, Path(tmp) / "documents", seed=cfg.data.seed,
-                temperature=cfg.generator.temperature, preview=True)
+                temperature=cfg.generator.temperature, structured=cfg.generator.structured, preview=True)
         if trains(cfg.aft.method) and cfg.aft.data == "generated":
             from msm.data import aftgen
 
             out["aft_pool"] = aftgen.generate_aft_pool(
                 spec, client, cfg.datagen.aft, Path(tmp) / "aft", seed=cfg.data.seed,
-                temperature=cfg.generator.temperature, preview=True)
+                temperature=cfg.generator.temperature, structured=cfg.generator.structured, preview=True)
     return out

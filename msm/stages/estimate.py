@@ -4,7 +4,10 @@ Nothing here calls a model. LLM calls are the first round's fan-out of the data 
 counts their previews scale to, ``msm.data.docgen_preview.fanout`` and ``msm.data.aftgen_preview``) and
 every sampled row the judge grades; retries, top-up rounds and regenerations come on top, and responses
 already in the LLM cache are free. Tokens are bounds: prompts are their template plus the whole spec
-(4 characters a token), answers use their whole token budget. Compute is FLOPs per token from the
+(4 characters a token), answers use their whole token budget. A step's system prompt (the spec and the
+instructions, the same for all its calls) is read from the provider's prompt cache on every call after
+the first where the provider caches it (Anthropic with ``prompt_cache``, OpenAI by itself; both from 1,024
+tokens), and priced so (``msm.llm.prices``, with Anthropic's batch discount under ``use_batches``). Compute is FLOPs per token from the
 parameter count (6N for full training, 4N for LoRA, whose frozen base needs no weight gradients, 2N for
 a forward pass) over a configured throughput. Every estimate carries the assumptions it made, because a
 researcher signs off on the number and must know what it left out.
@@ -28,6 +31,7 @@ CHARS_PER_TOKEN = 4
 LLM_ASSUMES = ("one round of calls, no retries, top-ups or regenerations; prompts: template + the whole spec at "
                f"{CHARS_PER_TOKEN} chars/token; answers: their whole max_tokens (an upper bound); cached "
                "responses are counted as calls")
+MIN_CACHED_PREFIX = 1024  # tokens: shorter prompt prefixes are not cached (Anthropic's and OpenAI's minimum)
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Estimate:
     llm_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to it (billed above the input price by Anthropic)
     cost_usd: float = 0.0
     priced: bool = True  # False: calls are made but no prices are configured, so cost_usd is unknown (0)
     compute_tokens: int = 0  # tokens the accelerator trains on, or generates (eval)
@@ -76,17 +82,47 @@ def estimate(b: Build, job: Job, inputs: dict[str, Build]) -> Estimate:
 # ---- LLM calls ---------------------------------------------------------------------------------------
 
 
-def _template_tokens(folder: Path, name: str, spec: Spec | None) -> int:
-    chars = len((folder / f"{name}.md").read_text(encoding="utf-8")) + (len(spec.render()) if spec else 0)
-    return chars // CHARS_PER_TOKEN
+def _template_tokens(folder: Path, name: str, spec: Spec | None) -> tuple[int, int]:
+    """(system, user) tokens of a template's prompt: the spec counted where its ``$spec`` is."""
+    from msm.data.templates import Prompt
+
+    prompt = Prompt.load(folder / f"{name}.md")
+    spec_chars = len(spec.render()) if spec else 0
+    parts = [len(part) + (spec_chars if "$spec" in part else 0) for part in (prompt.system, prompt.user)]
+    return parts[0] // CHARS_PER_TOKEN, parts[1] // CHARS_PER_TOKEN
+
+
+def _caches(llm) -> bool:
+    return (llm.backend == "anthropic" and bool(llm.prompt_cache)) or llm.backend == "openai"
+
+
+def _calls(est: Estimate, llm, calls: int, prompt: tuple[int, int], output: int, extra_input: int = 0) -> None:
+    """Add ``calls`` requests of one step: ``prompt`` = (system, user) tokens, ``extra_input`` more varying ones.
+    The system prompt is written to the provider's cache once and read from it by every later call."""
+    system, user = prompt
+    est.llm_calls += calls
+    est.input_tokens += calls * (system + user + extra_input)
+    est.output_tokens += calls * output
+    if calls and system >= MIN_CACHED_PREFIX and _caches(llm):
+        est.cached_tokens += (calls - 1) * system
+        est.cache_write_tokens += system if llm.backend == "anthropic" else 0
 
 
 def _priced(est: Estimate, llm) -> Estimate:
-    price_in, price_out = float(llm.price_in_per_mtok or 0.0), float(llm.price_out_per_mtok or 0.0)
-    est.cost_usd = round((est.input_tokens * price_in + est.output_tokens * price_out) / 1e6, 4)
-    est.priced = bool(price_in or price_out) or est.llm_calls == 0
+    from msm.llm import prices
+
+    p = prices(plain(llm))
+    batched = llm.backend == "anthropic" and bool(llm.use_batches)
+    est.cost_usd = round(p.cost(est.input_tokens, est.output_tokens, est.cached_tokens, est.cache_write_tokens,
+                                batched=batched), 4)
+    est.priced = p.set or est.llm_calls == 0
     if not est.priced:
         est.assumes.append(f"no prices set for {llm.name} ({llm.model}): cost unknown, counted as $0")
+    elif est.cached_tokens:
+        est.assumes.append(f"the system prompt read from the prompt cache after each step's first call "
+                           f"(${p.cache_read:g}/M tokens read, ${p.cache_write:g}/M written)")
+    if batched and est.llm_calls:
+        est.assumes.append(f"Message Batches at {p.batch_factor:g} of the standard price")
     return est
 
 
@@ -94,20 +130,21 @@ def _docgen(cfg: DictConfig, spec: Spec) -> Estimate:
     from msm.data.docgen import PROMPT_DIR, settings
     from msm.data.docgen_preview import fanout
     from msm.data.docgen_steps import list_budget
+    from msm.data.schemas import ITEM_CHARS, json_budget
 
     s = settings(cfg.datagen.documents)
+    gen = cfg.generator
     est = Estimate(assumes=[LLM_ASSUMES])
     for level, (units, items) in fanout(s).items():
-        est.llm_calls += units
-        est.input_tokens += units * _template_tokens(PROMPT_DIR, level, spec)
-        est.output_tokens += units * list_budget(level, items)
+        budget = list_budget(level, items)
+        if gen.structured:
+            budget = max(budget, json_budget(items, ITEM_CHARS[level]))
+        _calls(est, gen, units, _template_tokens(PROMPT_DIR, level, spec), budget)
     per_doc = [("document", s.target_documents)] + ([("revise", s.target_documents)] if s.revise else [])
     for template, calls in per_doc:
-        est.llm_calls += calls
-        est.input_tokens += calls * (_template_tokens(PROMPT_DIR, template, spec)
-                                     + (s.max_tokens if template == "revise" else 0))
-        est.output_tokens += calls * s.max_tokens
-    return _priced(est, cfg.generator)
+        _calls(est, gen, calls, _template_tokens(PROMPT_DIR, template, spec), s.max_tokens,
+               extra_input=s.max_tokens if template == "revise" else 0)
+    return _priced(est, gen)
 
 
 def _aftgen(cfg: DictConfig, spec: Spec) -> Estimate:
@@ -118,17 +155,16 @@ def _aftgen(cfg: DictConfig, spec: Spec) -> Estimate:
     gen = cfg.datagen.aft
     calls = first_round_calls(gen)
     response = f"response_{gen.style}"
-    tokens = {  # (input, output) per call
-        "domains": (_template_tokens(PROMPT_DIR, "domains", spec), list_budget("domains", gen.n_domains)),
-        "questions": (_template_tokens(PROMPT_DIR, "questions", spec), gen.max_tokens),
-        "responses": (_template_tokens(PROMPT_DIR, response, spec), gen.max_tokens),
-        "filter": (_template_tokens(PROMPT_DIR, "filter", spec) + gen.max_tokens, FILTER_OUTPUT_GUESS),
+    tokens = {  # ((system, user) prompt, output, more varying input) per call
+        "domains": (_template_tokens(PROMPT_DIR, "domains", spec), list_budget("domains", gen.n_domains), 0),
+        "questions": (_template_tokens(PROMPT_DIR, "questions", spec), gen.max_tokens, 0),
+        "responses": (_template_tokens(PROMPT_DIR, response, spec), gen.max_tokens, 0),
+        "filter": (_template_tokens(PROMPT_DIR, "filter", spec), FILTER_OUTPUT_GUESS, gen.max_tokens),
     }
     est = Estimate(assumes=[LLM_ASSUMES, f"a filter verdict: ~{FILTER_OUTPUT_GUESS} tokens"])
     for step, n in calls.items():
-        est.llm_calls += n
-        est.input_tokens += n * tokens[step][0]
-        est.output_tokens += n * tokens[step][1]
+        prompt, output, extra = tokens[step]
+        _calls(est, cfg.generator, n, prompt, output, extra_input=extra)
     return _priced(est, cfg.generator)
 
 

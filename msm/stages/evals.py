@@ -14,9 +14,10 @@ from msm.config import EVAL_FIELDS, EvalKind
 from msm.job import Job
 from msm.jsonl import read_jsonl, write_jsonl
 from msm.models import chat_template_digest
+from msm.stages.base import ModelRef
 from msm.stages.common import llm_cache, llm_client, llm_identity, plain
 from msm.stages.data import CORPUS
-from msm.stages.models import ROWS, ModelRef
+from msm.stages.models import ROWS
 from msm.store import Artifact, Build, files_digest
 
 SAMPLES = {"samples": "samples.jsonl"}

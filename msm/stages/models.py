@@ -1,4 +1,4 @@
-"""The model stages: the base model a job starts from, then midtraining (MSM) and alignment (AFT).
+"""The model stages: midtraining (MSM) and alignment (AFT), on the base model of :mod:`msm.stages.base`.
 
 A trained stage publishes only a LoRA adapter when it can and points at the base it sits on, so its
 reference (:class:`ModelRef`) is known from the settings before anything is trained: the whole job
@@ -8,56 +8,23 @@ can be planned, and its keys computed, without building a thing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from msm.config import TRAIN_OPERATIONAL, ModelConfig, TrainMethod
+from msm.config import TRAIN_OPERATIONAL, TrainMethod
 from msm.job import Job
 from msm.jsonl import read_jsonl, write_jsonl
 from msm.models import chat_template_digest
+from msm.stages.base import WEIGHTS, ModelRef
 from msm.stages.common import plain
 from msm.stages.data import CORPUS
-from msm.store import Build, Store, files_digest
+from msm.store import Build, Store
 
 LogFn = Callable[[dict], None]
 
-WEIGHTS = "weights"
-"""What a model stage publishes: its weights folder (a LoRA adapter, or a whole model with its tokenizer)."""
 ROWS = "rows"
 """What the AFT stage publishes beside its weights: the demonstrations it trained on (``aft_scale`` rows)."""
 DOSE = "documents"
 """What the midtraining stage publishes beside its weights when it takes a dose of the corpus: those documents."""
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """Weights to load: a base (folder or hub id) plus an optional LoRA adapter folder."""
-
-    base: str
-    adapter: str | None
-    key: str  # what downstream stage keys depend on
-
-    def as_dict(self) -> dict:
-        return {"base": self.base, "adapter": self.adapter}
-
-
-def base_model(store: Store, model_cfg: ModelConfig) -> tuple[ModelRef, Build | None]:
-    """The pretrained starting point: built (tiny), converted once (SmolLM2 GGUF), or a hub id / folder
-    (nothing to build: its key is its name)."""
-    if model_cfg.source == "hub":
-        return ModelRef(model_cfg.name_or_path, None, f"hub:{model_cfg.name_or_path}"), None
-    from msm.train import base_models
-
-    if model_cfg.source == "tiny":
-        arch = plain(model_cfg.arch)
-        settings = {"source": "tiny", "arch": arch, "corpus": files_digest([base_models.TINY_CORPUS])}
-        build = lambda w: base_models.build_tiny_model(w / "model", base_models.TinyArch(**arch))  # noqa: E731
-    else:
-        gguf = base_models.find_smollm2_gguf()
-        settings = {"source": "smollm2_gguf", "file": gguf.name, "bytes": gguf.stat().st_size}
-        build = lambda w: base_models.convert_smollm2(w / "model")  # noqa: E731
-    b = Build("base_model", settings, {}, base_models.VERSION, build, {WEIGHTS: "model"})
-    return ModelRef(str(store.output(b, WEIGHTS)), None, b.ref), b
 
 
 def _train_settings(stage_cfg) -> dict:

@@ -19,7 +19,7 @@ from msm.config import BOOKKEEPING, SCIENCE, TrainConfig, field_class, register_
 from msm.job import resolve
 from msm.paths import CONF_DIR
 from msm.stages.estimate import estimate
-from msm.stages.models import WEIGHTS
+from msm.stages.base import WEIGHTS
 from msm.store import Store
 
 register_configs()

@@ -11,12 +11,16 @@ exception's text or its request object (which carries the auth header), and are 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
+import logging
 import time
 
 import httpx2 as httpx  # the HTTP client both pinned SDKs (openai, anthropic) are built on
 
-from msm.llm.types import BackendConfigError, Response, RetryableError, Secret
+from msm.llm.types import BackendConfigError, Request, Response, RetryableError, Secret
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 409, 429}
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
@@ -123,8 +127,13 @@ def too_large(exc: BaseException) -> bool:
     return False
 
 
+SCHEMA_REFUSED = ("HTTP 400", "HTTP 422")
+"""How a server says it does not take a request's JSON schema (an unknown ``response_format`` or ``tools``)."""
+
+
 class SdkBackend:
-    """What the SDK-based backends share: the key, and one async SDK client per running event loop.
+    """What the SDK-based backends share: the key, one async SDK client per running event loop, and the
+    fallback to free text for a server that refuses JSON schemas.
 
     An SDK client holds a connection pool bound to the loop it was created on; ``complete_many`` may
     run each call batch on a fresh loop, so the client is rebuilt when the loop changes.
@@ -136,6 +145,7 @@ class SdkBackend:
         self._key = api_key
         self._sdk = None
         self._sdk_loop = None
+        self.schema_refused = False  # the endpoint refused a JSON schema once: later requests go without
 
     default_url = ""  # the provider's own API, used when base_url is unset
 
@@ -151,6 +161,29 @@ class SdkBackend:
 
     def _make_sdk(self):
         raise NotImplementedError
+
+    async def _send(self, req: Request, timeout_s: float, with_schema: bool) -> Response:
+        raise NotImplementedError
+
+    async def send(self, req: Request, timeout_s: float) -> Response:
+        """The answer, under the request's schema where the endpoint takes one. A schema request refused with a
+        400/422 is sent again without it; when that one is answered, the endpoint is taken not to do schemas:
+        this and every later schema request are answered in free text, marked ``schema_refused`` (the client
+        counts them, the caller parses the text its lenient way)."""
+        if req.schema is None:
+            return await self._send(req, timeout_s, False)
+        if not self.schema_refused:
+            resp = await self._send(req, timeout_s, True)
+            if resp.finish_reason != "error" or not (resp.cause or "").startswith(SCHEMA_REFUSED):
+                return resp
+            plain = await self._send(req, timeout_s, False)
+            if plain.finish_reason == "error":  # refused for another reason: keep asking with schemas
+                return plain
+            self.schema_refused = True
+            log.warning("%s at %s refused a JSON schema (%s): asking in free text from now on, parsed leniently",
+                        self.name, self.endpoint, resp.cause)
+            return dataclasses.replace(plain, schema_refused=True)
+        return dataclasses.replace(await self._send(req, timeout_s, False), schema_refused=True)
 
     def _client(self):
         loop = asyncio.get_running_loop()

@@ -8,6 +8,12 @@ Sampling parameters: API version 2026-10-21 (sent by SDK 2.x) rejects ``temperat
 ``top_k`` with a 400 on every model, and the SDK no longer accepts them. So ``Request.temperature`` and
 ``top_p`` are not sent (a one-time log line says so when a request sets them); they still distinguish
 cache entries, like ``sample_index``. The SDK sends the key as ``Authorization: Bearer``.
+
+Prompt caching: with ``prompt_cache`` (the default) the system prompt goes out as one text block marked
+``cache_control: ephemeral``, so every later request that shares it (the spec and the instructions) reads
+it from Anthropic's cache at a tenth of the input price; the usage's ``cache_read_input_tokens`` and
+``cache_creation_input_tokens`` are counted apart. A request with a JSON schema forces a tool whose input
+schema it is, and the tool call's input comes back as the answer's JSON text.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ from msm.llm.backends import (
     status_failure,
     too_large,
 )
-from msm.llm.types import BatchResult, Request, Response, RetryableError, Secret
+from msm.llm.types import BATCH_PRICE_FACTOR, BatchResult, Request, Response, RetryableError, Secret
 
 log = logging.getLogger(__name__)
 
-BATCH_PRICE_FACTOR = 0.5  # Message Batches are billed at 50% of the standard price
+TOOL = "answer"
+TOOL_DESCRIPTION = "Give the whole answer through this tool, in the shape its input schema sets."
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "pause_turn": "stop",
                 "max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "refusal"}
 
@@ -44,14 +51,16 @@ class AnthropicBackend(SdkBackend):
     default_url = "https://api.anthropic.com"
 
     def __init__(self, model: str, *, api_key: Secret, base_url: str | None = None, use_batches: bool = False,
-                 batch_poll_s: float = 30.0):
+                 batch_poll_s: float = 30.0, prompt_cache: bool = True):
         super().__init__(model, api_key=api_key, base_url=base_url)
         self.use_batches = bool(use_batches)
         self.batch_poll_s = float(batch_poll_s)
+        self.prompt_cache = bool(prompt_cache)
         self._warned_sampling = False
 
     def __repr__(self) -> str:
-        return f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r}, use_batches={self.use_batches})"
+        return (f"AnthropicBackend(model={self.model!r}, base_url={self.base_url!r}, use_batches={self.use_batches}, "
+                f"prompt_cache={self.prompt_cache})")
 
     def _make_sdk(self):
         from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
@@ -59,10 +68,17 @@ class AnthropicBackend(SdkBackend):
         return AsyncAnthropic(base_url=self.base_url, api_key=self._key.get(), max_retries=0,
                               http_client=DefaultAsyncHttpxClient(transport=BoundedTransport()))
 
-    def params(self, req: Request) -> dict:
+    def params(self, req: Request, with_schema: bool = True) -> dict:
+        """The Messages API body: the system prompt (marked for the prompt cache), then the messages; a schema
+        as a forced tool (tools come first in Anthropic's cache prefix, so they are cached with the system)."""
         params = {"model": self.model, "max_tokens": req.max_tokens, "messages": [dict(m) for m in req.messages]}
-        if req.system:
+        if req.system and self.prompt_cache:
+            params["system"] = [{"type": "text", "text": req.system, "cache_control": {"type": "ephemeral"}}]
+        elif req.system:
             params["system"] = req.system
+        if with_schema and req.schema is not None:
+            params["tools"] = [{"name": TOOL, "description": TOOL_DESCRIPTION, "input_schema": req.schema_dict()}]
+            params["tool_choice"] = {"type": "tool", "name": TOOL}
         if (req.temperature != 1.0 or req.top_p is not None) and not self._warned_sampling:
             self._warned_sampling = True
             log.info("anthropic: the Messages API takes no temperature/top_p (API 2026-10-21); not sending them")
@@ -93,18 +109,26 @@ class AnthropicBackend(SdkBackend):
             raise _NotFound()
         return status_failure(self.name, *status, self._key, what=what)  # raises, or an error Response
 
-    async def send(self, req: Request, timeout_s: float) -> Response:
+    async def _send(self, req: Request, timeout_s: float, with_schema: bool) -> Response:
         sdk = self._client()
-        out = await self._guarded(lambda: sdk.messages.create(**self.params(req), timeout=timeout_s),
+        out = await self._guarded(lambda: sdk.messages.create(**self.params(req, with_schema), timeout=timeout_s),
                                   what=f"model {self.model!r}")
         return out if isinstance(out, Response) else self.parse(out)
 
     @staticmethod
     def parse(message) -> Response:
-        text = "".join(block.text for block in message.content if getattr(block, "type", None) == "text")
+        """A ``Message`` as a Response: the text blocks, or the forced tool's input as JSON text. Anthropic's
+        ``input_tokens`` leaves out the prompt's cached parts; ours counts the whole prompt, cached parts apart."""
+        tool = [b.input for b in message.content if getattr(b, "type", None) == "tool_use" and b.name == TOOL]
+        text = json.dumps(tool[0], ensure_ascii=False) if tool else "".join(
+            block.text for block in message.content if getattr(block, "type", None) == "text")
         usage = message.usage
+        read = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
+        write = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
         return Response(text, STOP_REASONS.get(message.stop_reason or "", "stop"),
-                        input_tokens=int(usage.input_tokens or 0), output_tokens=int(usage.output_tokens or 0))
+                        input_tokens=int(usage.input_tokens or 0) + read + write,
+                        output_tokens=int(usage.output_tokens or 0), cache_read_tokens=read, cache_write_tokens=write,
+                        structured=bool(tool))
 
     # ------------------------------------------------------------------ Message Batches
 
