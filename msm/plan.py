@@ -32,7 +32,7 @@ from msm.jsonl import write_json
 
 log = logging.getLogger(__name__)
 PLAN_FILE = "plan.json"
-TOTALS = ("llm_calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "gpu_hours")
+TOTALS = ("llm_calls", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "cost_usd", "gpu_hours")
 
 
 @dataclass

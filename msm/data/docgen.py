@@ -160,7 +160,7 @@ class _Run:
         backend = getattr(client, "backend", None)
         self.generator = f"{getattr(backend, 'name', 'unknown')}:{getattr(backend, 'model', 'unknown')}"
         self.base = {"spec": spec.digest(), "generator": self.generator, "seed": seed,
-                     "temperature": float(temperature), "structured": bool(structured), "answers": prompts_digest()}
+                     "temperature": float(temperature), "structured": bool(structured), "answers": files_digest([ANSWERS_FILE])}
         self.done = StepLog(work / STATE_FILE)
         self.levels: dict[str, dict] = {}
         self.usage: dict[str, dict] = {}

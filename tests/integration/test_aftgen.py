@@ -224,7 +224,7 @@ def test_prompts_digest_changes_when_a_template_changes(tmp_path, monkeypatch):
         (copy / path.name).write_text(path.read_text())
     monkeypatch.setattr(aftgen, "PROMPT_DIR", copy)
     assert aftgen.prompts_digest() == before
-    (copy / "questions.md").write_text((copy / "questions.md").read_text().replace("numbered list", "bulleted list"))
+    (copy / "questions.md").write_text((copy / "questions.md").read_text().replace("Write as the person would", "Write as the person might"))
     assert aftgen.prompts_digest() != before
 
 

@@ -329,8 +329,8 @@ def test_pipeline_happy_path_with_drops_dedup_and_backfill(spec, tmp_path):
     assert (r0["questions"]["parsed"], r0["questions"]["mentions_spec"], r0["questions"]["surplus"]) == (26, 1, 1)
     assert (r0["dedup"]["in"], r0["dedup"]["duplicates"], r0["dedup"]["kept"]) == (24, 2, 22)
     assert r0["responses"] == {"asked": 22, "ok": 19, "truncated": 1, "refused": 0, "error": 0, "malformed": 1,
-                               "mentions_spec": 1, "malformed_reasons": {"no think block": 1}}
-    assert r0["filter"] == {"asked": 19, "included": 17, "excluded": 2,
+                               "mentions_spec": 1, "malformed_reasons": {"no think block": 1}, "json_failures": 0}
+    assert r0["filter"] == {"asked": 19, "included": 17, "excluded": 2, "parse_failures": 1,
                             "excluded_reasons": {"self_continuation": 1, aftgen_steps.UNPARSABLE: 1}}
     assert (r1["dedup"]["kept"], r1["responses"]["ok"], r1["filter"]["included"]) == (12, 11, 11)
     assert s["pool"] == {"included": 28, "kept": 18, "surplus": 10, "shortfall": 0, "mix": 0, "rows": 18}

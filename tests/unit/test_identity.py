@@ -18,8 +18,8 @@ from msm import pipeline
 from msm.config import BOOKKEEPING, SCIENCE, TrainConfig, field_class, register_configs
 from msm.job import resolve
 from msm.paths import CONF_DIR
-from msm.stages.estimate import estimate
 from msm.stages.base import WEIGHTS
+from msm.stages.estimate import estimate
 from msm.store import Store
 
 register_configs()

@@ -58,8 +58,32 @@ def test_aftgen_calls_and_cost_follow_the_settings(tmp_path):
     cells = a.n_domains * len(QUESTION_TYPES)
     pool = p["stages"]["aft_pool"]
     assert pool["llm_calls"] == 1 + cells + 2 * cells * a.questions_per_type  # domains, questions, answers, filter
-    assert pool["cost_usd"] == pytest.approx((pool["input_tokens"] * 2 + pool["output_tokens"] * 8) / 1e6, abs=1e-4)
+    # OpenAI caches each step's system prompt (the spec and the instructions) by itself: read at a quarter of the
+    # input price on every call after a step's first
+    cached = pool["cached_tokens"]
+    assert 0 < cached < pool["input_tokens"]
+    uncached = pool["input_tokens"] - cached
+    assert pool["cost_usd"] == pytest.approx((uncached * 2 + cached * 0.5 + pool["output_tokens"] * 8) / 1e6, abs=1e-4)
     assert pool["priced"]
+
+
+def test_the_estimate_prices_anthropics_prompt_cache_and_batches(tmp_path):
+    """The same pool on Anthropic: the marked system prompt is written once per step (at 1.25x the input price)
+    and read by every later call (at 0.1x); unmarked (prompt_cache=false), every call pays in full; batches halve it all."""
+    base = ("stages=[data]", "midtrain=none", "aft.data=generated", "generator=anthropic", "datagen=smoke",
+            "generator.price_in_per_mtok=3", "generator.price_out_per_mtok=15")
+    cached, plain_, batched = (_plan(tmp_path, *base, *more)["stages"]["aft_pool"]
+                               for more in ((), ("generator.prompt_cache=false",), ("generator.use_batches=true",)))
+    assert plain_["cached_tokens"] == 0 and cached["input_tokens"] == plain_["input_tokens"]
+    assert plain_["cost_usd"] == pytest.approx((plain_["input_tokens"] * 3 + plain_["output_tokens"] * 15) / 1e6, abs=1e-4)
+    written = cached["cache_write_tokens"]
+    assert cached["cached_tokens"] > written > 0  # each step writes its prefix once and reads it on every later call
+    rest = cached["input_tokens"] - cached["cached_tokens"] - written
+    assert cached["cost_usd"] == pytest.approx(
+        (rest * 3 + cached["cached_tokens"] * 0.3 + written * 3.75 + cached["output_tokens"] * 15) / 1e6, abs=1e-4)
+    assert cached["cost_usd"] < plain_["cost_usd"]
+    assert batched["cost_usd"] == pytest.approx(cached["cost_usd"] / 2, abs=1e-4)
+    assert any("prompt cache" in a for a in cached["assumes"]) and any("Batches" in a for a in batched["assumes"])
 
 
 def test_offline_data_costs_no_llm_call_and_training_is_priced_in_gpu_hours(tmp_path):

@@ -9,6 +9,14 @@ It speaks the real wire formats of the endpoints ``msm.llm``'s anthropic backend
   (Message Batches API): ``message_batch`` objects, and results as JSONL lines of ``custom_id`` + result
   (``succeeded`` / ``errored`` / ``expired``).
 
+Prompt caching and tools, as the real API does them: a system text block marked ``cache_control`` is a
+cache breakpoint; the first request with a given prefix (tools + system up to the marked block) reports it
+as ``cache_creation_input_tokens`` and every later one as ``cache_read_input_tokens``, both left out of
+``input_tokens`` (prefixes shorter than ``min_cache_tokens`` words are not cached, like the real minimum).
+A forced tool (``tool_choice: {"type": "tool", ...}``) is answered with one ``tool_use`` block whose input
+follows the tool's ``input_schema`` (strings of words, lists of ``minItems`` items, the first enum value).
+Every request body is kept in ``bodies``, as it arrived.
+
 Answers are deterministic, not a model: the text is words derived from a hash of the request, one
 "token" per word (10 words; fewer and ``stop_reason="max_tokens"`` when ``max_tokens`` < 10); input
 tokens = words in the prompt. Magic words in the prompt trigger behaviours: ``PLEASE_REFUSE`` ->
@@ -36,6 +44,8 @@ from tests.integration.servers.background import BackgroundServer
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 N_WORDS = 10
+WORDS = ("market", "teacher", "harbour", "ledger", "orchard", "clinic", "studio", "council", "bakery", "archive",
+         "workshop", "library", "garden", "station", "kitchen", "gallery")
 
 
 def _now(offset_h: float = 0.0) -> str:
@@ -63,12 +73,52 @@ def _prompt(params: dict) -> str:
                                 for m in params["messages"]]).strip()
 
 
-def answer(params: dict) -> dict:
-    """The deterministic ``message`` object for one Messages API request body."""
+def _filled(schema: dict, digest: str, k: int = 0):
+    """A value that follows ``schema`` (the kinds msm's schemas use), derived from the request's digest."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if schema.get("type") == "object":
+        return {name: _filled(sub, digest, k + i) for i, (name, sub) in enumerate(schema.get("properties", {}).items())}
+    if schema.get("type") == "array":
+        return [_filled(schema.get("items", {}), digest, k + 7 * i) for i in range(schema.get("minItems", 1))]
+    words = [WORDS[int(digest[(2 * (k + i)) % 60:(2 * (k + i)) % 60 + 2], 16) % len(WORDS)] for i in range(6)]
+    return " ".join(words)[: schema.get("maxLength", 10_000)]
+
+
+def _cache_prefix(params: dict) -> str | None:
+    """The cached prefix of a request: tools and system blocks up to the last one marked ``cache_control``."""
+    system = params.get("system")
+    if not isinstance(system, list):
+        return None
+    marked = [i for i, b in enumerate(system) if b.get("cache_control")]
+    if not marked:
+        return None
+    return json.dumps({"tools": params.get("tools"), "system": system[: marked[-1] + 1]}, sort_keys=True)
+
+
+def answer(params: dict, cache: set | None = None, min_cache_tokens: int = 1024) -> dict:
+    """The deterministic ``message`` object for one Messages API request body; ``cache`` holds the prefixes
+    already written to the prompt cache (updated here)."""
     prompt = _prompt(params)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     words = [f"w{digest[4 * i:4 * i + 4]}" for i in range(N_WORDS)]
     in_tokens = len(prompt.split())
+    usage = {}
+    prefix = _cache_prefix(params)
+    if prefix is not None and cache is not None:
+        cached = len(" ".join(b["text"] for b in params["system"] if b.get("type") == "text").split())
+        if cached >= min_cache_tokens:
+            usage = {"cache_read_input_tokens" if prefix in cache else "cache_creation_input_tokens": cached}
+            cache.add(prefix)
+            in_tokens -= cached
+    choice = params.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        tool = next(t for t in params.get("tools", []) if t["name"] == choice["name"])
+        block = {"type": "tool_use", "id": f"toolu_{digest[:24]}", "name": tool["name"],
+                 "input": _filled(tool["input_schema"], digest)}
+        return {"id": f"msg_{digest[:24]}", "type": "message", "role": "assistant", "model": params["model"],
+                "content": [block], "stop_reason": "tool_use", "stop_sequence": None,
+                "usage": {"input_tokens": in_tokens, "output_tokens": N_WORDS, **usage}}
     if "PLEASE_REFUSE" in prompt:
         content, stop, out_tokens = [], "refusal", 3
     elif params["max_tokens"] < N_WORDS:
@@ -78,12 +128,15 @@ def answer(params: dict) -> dict:
         content, stop, out_tokens = [{"type": "text", "text": " ".join(words)}], "end_turn", N_WORDS
     return {"id": f"msg_{digest[:24]}", "type": "message", "role": "assistant", "model": params["model"],
             "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens}}
+            "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens, **usage}}
 
 
 class AnthropicStandIn(BackgroundServer):
-    def __init__(self, expected_key: str | None = None, polls_to_end: int = 1):
+    def __init__(self, expected_key: str | None = None, polls_to_end: int = 1, min_cache_tokens: int = 1024):
         self.expected_key, self.polls_to_end = expected_key, polls_to_end
+        self.min_cache_tokens = min_cache_tokens
+        self.cache: set[str] = set()  # prompt prefixes written to the prompt cache
+        self.bodies: list[dict] = []  # every Messages request body, as it arrived
         self.api_keys_seen: list[str] = []
         self.versions_seen: set[str] = set()
         self.calls: collections.Counter = collections.Counter()  # endpoint -> number of requests
@@ -111,22 +164,22 @@ class AnthropicStandIn(BackgroundServer):
         n = len(batch["requests"])
         counts = {"processing": 0 if ended else n, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         if ended:
-            for kind in (self._entry(r)["type"] for r in batch["requests"]):
+            for kind in (self._entry(r, counting=True)["type"] for r in batch["requests"]):
                 counts[kind] += 1
         return {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
                 "request_counts": counts, "created_at": batch["created_at"], "expires_at": batch["expires_at"],
                 "ended_at": _now() if ended else None, "archived_at": None, "cancel_initiated_at": None,
                 "results_url": f"{self.base_url}/v1/messages/batches/{batch['id']}/results" if ended else None}
 
-    @staticmethod
-    def _entry(request: dict) -> dict:
+    def _entry(self, request: dict, counting: bool = False) -> dict:
         prompt = _prompt(request["params"])
         if "BATCH_ERROR" in prompt:
             return {"type": "errored", "error": {"type": "error", "error": {
                 "type": "invalid_request_error", "message": "stand-in: this entry was rejected"}}}
         if "BATCH_EXPIRE" in prompt:
             return {"type": "expired"}
-        return {"type": "succeeded", "message": answer(request["params"])}
+        return {"type": "succeeded",
+                "message": answer(request["params"], None if counting else self.cache, self.min_cache_tokens)}
 
     def _make_app(self) -> FastAPI:
         app = FastAPI()
@@ -137,13 +190,14 @@ class AnthropicStandIn(BackgroundServer):
             if (denied := self._auth(request)) is not None:
                 return denied
             params = await request.json()
+            self.bodies.append(params)
             if (problem := _invalid(params)) is not None:
                 return problem
             prompt = _prompt(params)
             if "FLAKY_ONCE" in prompt and prompt not in self._flaky_seen:
                 self._flaky_seen.add(prompt)
                 return _error(529, "overloaded_error", "Overloaded")
-            return JSONResponse(answer(params))
+            return JSONResponse(answer(params, self.cache, self.min_cache_tokens))
 
         @app.post("/v1/messages/batches")
         async def create_batch(request: Request):

@@ -116,7 +116,7 @@ class ScriptedAft(ScriptedChatServer):
             return "domains", self._domains(prompt, int(m.group(1))), "stop"
         if m := re.search(r"Write (\d+) different messages", prompt):
             return "questions", self._questions(prompt, int(m.group(1))), "stop"
-        if "Should this example be used to teach the assistant?" in prompt:
+        if "Should this example be used to teach the assistant?" in system:
             return "filter", self._filter(prompt), "stop"
         if "Whenever you reply, first think privately" in system:
             return ("responses", *self._response(prompt))

@@ -99,7 +99,7 @@ class ScriptedWriter(ScriptedChatServer):
         return "\n".join(lines)
 
     def _document(self, prompt: str) -> tuple[str, str]:
-        h = _h(prompt)
+        h = _h(prompt.rsplit("<spec>", 1)[0] + prompt.rsplit("</spec>", 1)[-1])  # its fate: what varies, not the spec
         rnd = random.Random(f"{h}/{self.seen[prompt]}")  # asked again (a new sample): a different document
         body = " ".join(rnd.choice(WORDS) for _ in range(90))
         text = (f"<plan>Audience, structure, where the fact comes in.</plan>\n"
@@ -126,13 +126,13 @@ class ScriptedWriter(ScriptedChatServer):
         for step, pattern, make in LIST_STEPS:
             if m := re.search(pattern, prompt):
                 return step, self._listing(prompt, int(m.group(1)), make), "stop"
-        if "Write one realistic document" in prompt:
+        if "asks for one realistic document" in prompt:
             return ("document", *self._document(prompt))
-        if "Here is a draft document" in prompt:
+        if "gives a draft document" in prompt:
             draft = re.search(r"<draft>\n(.*)\n</draft>", prompt, re.S).group(1)
             return "revise", f"<plan>Tighten it.</plan>\n<document>Revised. {draft}</document>", "stop"
         return "unknown", f"unrecognised prompt {h}", "stop"
 
     def reply(self, body: dict) -> tuple[str, str, str]:
         self.max_tokens_seen.append(int(body.get("max_tokens") or 0))
-        return self.answer(body["messages"][-1]["content"])
+        return self.answer("\n".join(m["content"] for m in body["messages"]))  # the system prompt, then the user's
