@@ -57,6 +57,21 @@ def test_datagen_bench_rerun_is_answered_from_the_cache_alone(tmp_path):
     assert "| fixed, rerun on the cache, concurrency 4 |" in table
 
 
+def test_structured_bench_parses_every_schema_answer_and_the_cache_cuts_the_bill(tmp_path):
+    """At tiny size (random weights, no server): every answer under a schema parses, free text mostly does not;
+    the cached spec prefix is read on the stand-in and lowers the bill; caching and batches lower the plan's."""
+    report, table = bench("structured", "--requests", "1", "--skip-serve", tmp_path=tmp_path)
+    runs = report["runs"]
+    assert runs["hf, JSON schema"][0]["parse_failure_rate"] == 0 and runs["hf, JSON schema"][0]["not_json_rate"] == 0
+    on, off = report["prompt_cache"]["on"], report["prompt_cache"]["off"]
+    assert on["cache_read_tokens"] > 0 and off["cache_read_tokens"] == 0 and on["cost_usd"] < off["cost_usd"]
+    paper = report["paper"]
+    assert (paper["anthropic, prompt cache + batches"]["cost_usd"] < paper["anthropic, prompt cache"]["cost_usd"]
+            < paper["anthropic, no prompt cache"]["cost_usd"])
+    assert paper["openai, prompt cache"]["cost_usd"] < paper["openai, no prompt cache"]["cost_usd"]
+    assert "| hf, JSON schema |" in table
+
+
 def test_the_prepared_gpu_script_runs_lora_and_full_tuning_through_the_loop(tmp_path):
     """bench/gpu.py is for a GPU machine; here its code path runs on the CPU at tiny size."""
     out = tmp_path / "gpu.json"

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import email.utils
 import logging
+import re
 import time
 
 import httpx2 as httpx  # the HTTP client both pinned SDKs (openai, anthropic) are built on
@@ -128,7 +129,9 @@ def too_large(exc: BaseException) -> bool:
 
 
 SCHEMA_REFUSED = ("HTTP 400", "HTTP 422")
-"""How a server says it does not take a request's JSON schema (an unknown ``response_format`` or ``tools``)."""
+SCHEMA_FIELDS = re.compile(r"response_format|json_schema|schema|tool", re.IGNORECASE)
+"""How a server says it does not take a request's JSON schema: a 400/422 whose message names the field
+(``response_format``, a json_schema, ``tools``); any other 400 is that request's own failure."""
 
 
 class SdkBackend:
@@ -167,14 +170,15 @@ class SdkBackend:
 
     async def send(self, req: Request, timeout_s: float) -> Response:
         """The answer, under the request's schema where the endpoint takes one. A schema request refused with a
-        400/422 is sent again without it; when that one is answered, the endpoint is taken not to do schemas:
+        400/422 that names the schema's field is sent again without it; when that one is answered, the endpoint is taken not to do schemas:
         this and every later schema request are answered in free text, marked ``schema_refused`` (the client
         counts them, the caller parses the text its lenient way)."""
         if req.schema is None:
             return await self._send(req, timeout_s, False)
         if not self.schema_refused:
             resp = await self._send(req, timeout_s, True)
-            if resp.finish_reason != "error" or not (resp.cause or "").startswith(SCHEMA_REFUSED):
+            refused = (resp.cause or "").startswith(SCHEMA_REFUSED) and SCHEMA_FIELDS.search(resp.error or "")
+            if resp.finish_reason != "error" or not refused:
                 return resp
             plain = await self._send(req, timeout_s, False)
             if plain.finish_reason == "error":  # refused for another reason: keep asking with schemas
