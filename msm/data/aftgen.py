@@ -109,7 +109,7 @@ class _AftGen:
 
     def list_req(self, name: str, chars: str, n: int, k: int, **fields) -> Request:
         budget = max(self.cfg.max_tokens, json_budget(n, ITEM_CHARS[chars])) if self.structured else self.cfg.max_tokens
-        return self.req(name, name, budget, k, list_schema(n, ITEM_CHARS[chars]), n=n, **fields)
+        return self.req(name, name, budget, k, list_schema(n, chars), n=n, **fields)
 
     def domains_req(self, n: int, found: list[str], attempt: int) -> Request:
         exclude = f"\nThese are taken already; do not repeat them: {'; '.join(found)}.\n" if found else ""

@@ -113,7 +113,7 @@ class Step:
         budget = list_budget(level, n)
         if self.structured:
             budget = max(budget, json_budget(n, ITEM_CHARS[level]))
-        return self.request(level, budget, sample_index, list_schema(n, ITEM_CHARS[level]) if self.structured else None,
+        return self.request(level, budget, sample_index, list_schema(n, level) if self.structured else None,
                             answer=answer_line(f"documents/{level}", self.structured), n=n, **values)
 
 

@@ -16,17 +16,35 @@ from __future__ import annotations
 
 from msm.data.aftgen_steps import FILTER_CATEGORIES
 
-ITEM_CHARS = {"domains": 60, "subdomains": 100, "assertions": 240, "doc_types": 60, "ideas": 320,
-              "aft_domains": 60, "questions": 300}
-"""The longest item each list step takes, in characters (a domain is a short name, an idea two sentences)."""
+NAME = r"^[A-Z][A-Za-z0-9 ,'&()/-]*$"
+"""A short name: a capital first, then words (no code, paths, markup or underscores)."""
+_NOT_PROSE = r"{}\[\]<>_\\|=*#@$~`"
+
+
+def prose(min_words: int) -> str:
+    """A sentence or two of at least ``min_words`` words: a letter or quote first, words one space apart,
+    none of the characters of code or markup."""
+    word = f"[^{_NOT_PROSE} ]+"  # the word count unrolled: llguidance cannot bound a counted repeat by length
+    return f"^[A-Za-z\"'(][^{_NOT_PROSE} ]*" + f"(?: {word})" * (min_words - 1) + f"(?: {word})*$"
+
+
+ITEMS = {"domains": (3, 60, NAME), "subdomains": (3, 100, NAME), "assertions": (20, 240, prose(4)),
+         "doc_types": (3, 60, NAME), "ideas": (30, 320, prose(5)), "aft_domains": (3, 60, NAME),
+         "questions": (10, 200, prose(3))}
+"""Each list step's item: (fewest characters, most characters, pattern; the fewest words the step keeps,
+``msm.data.docgen_steps.MIN_WORDS``). A small model decoding under the
+schema otherwise fills it with code-like strings (measured on SmolLM2-135M: ``./user3.json``, ``{a}*{b}``);
+the bounds keep its JSON inside the request's ``max_tokens``."""
+ITEM_CHARS = {step: most for step, (_, most, _) in ITEMS.items()}
 REASON_CHARS = 200
 
 
-def list_schema(n: int, item_chars: int) -> dict:
-    """``{"items": [n strings]}``: a list step's answer."""
+def list_schema(n: int, step: str) -> dict:
+    """``{"items": [n strings]}``: a list step's answer, its items as :data:`ITEMS` says."""
+    fewest, most, pattern = ITEMS[step]
+    item = {"type": "string", "minLength": fewest, "maxLength": most, "pattern": pattern}
     return {"type": "object", "additionalProperties": False, "required": ["items"],
-            "properties": {"items": {"type": "array", "minItems": n, "maxItems": n,
-                                     "items": {"type": "string", "minLength": 1, "maxLength": item_chars}}}}
+            "properties": {"items": {"type": "array", "minItems": n, "maxItems": n, "items": item}}}
 
 
 def json_budget(n: int, item_chars: int) -> int:

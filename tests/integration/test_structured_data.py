@@ -13,7 +13,6 @@ from msm.data.docgen import generate_documents
 from msm.llm import make_client
 from msm.specs import load_spec
 from tests.integration.servers.anthropic_standin import AnthropicStandIn
-from tests.integration.servers.background import ScriptedChatServer
 from tests.integration.servers.scripted_writer import ScriptedWriter
 
 pytestmark = pytest.mark.integration

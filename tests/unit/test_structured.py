@@ -24,7 +24,7 @@ from msm.llm.backends.anthropic import AnthropicBackend
 from msm.llm.backends.openai import OpenAIBackend
 from msm.llm.types import Secret
 
-SCHEMAS = {"list": list_schema(3, ITEM_CHARS["domains"]), "verdict": verdict_schema(), "response": response_schema(64)}
+SCHEMAS = {"list": list_schema(3, "domains"), "verdict": verdict_schema(), "response": response_schema(64)}
 
 
 def _request(schema: dict, k: int, max_tokens: int, system: str | None = None) -> Request:
