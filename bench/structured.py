@@ -20,7 +20,8 @@ Three parts, each from msm's own code:
    cache, and the bill at Claude Sonnet's list prices ($3 / $15 per million; reads $0.30, writes $3.75).
 3. the plan's estimate of ``--cache-spec``'s paper-scale data (``datagen=paper``: 13,000 documents and a
    10,000-row AFT pool) on Anthropic (Sonnet prices) and OpenAI (gpt-4.1-mini: $0.40 / $1.60, cached
-   reads $0.10): without caching, with it, and with Anthropic's Message Batches on top.
+   reads $0.10): without caching, with it, and with Anthropic's Message Batches on top. OpenAI caches by
+   itself, so its "no prompt cache" line is the same calls with cached reads billed at the input price.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def main() -> None:
     for name, u in cached.items():
         print(f"| prompt cache {name} | {u['calls']} | {u['input_tokens']:,} | {u['cache_read_tokens']:,} | "
               f"{u['cache_write_tokens']:,} | {u['output_tokens']:,} | {u['cost_usd']:.4f} |")
-    print(f"\n| paper-scale data for {cfg.spec.name} (the plan's estimate) | LLM calls | input tokens | read from cache "
+    print(f"\n| paper-scale data for {args.cache_spec} (the plan's estimate) | LLM calls | input tokens | read from cache "
           "| output tokens | USD | / no cache |\n|---|---:|---:|---:|---:|---:|---:|")
     for name, e in paper.items():
         ref = paper[f"{name.split(',')[0]}, no prompt cache"]["cost_usd"]

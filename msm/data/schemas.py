@@ -29,7 +29,7 @@ def prose(min_words: int) -> str:
 
 
 ITEMS = {"domains": (3, 60, NAME), "subdomains": (3, 100, NAME), "assertions": (20, 240, prose(4)),
-         "doc_types": (3, 60, NAME), "ideas": (30, 320, prose(5)), "aft_domains": (3, 60, NAME),
+         "doc_types": (3, 60, NAME), "ideas": (30, 240, prose(5)), "aft_domains": (3, 60, NAME),
          "questions": (10, 200, prose(3))}
 """Each list step's item: (fewest characters, most characters, pattern; the fewest words the step keeps,
 ``msm.data.docgen_steps.MIN_WORDS``). A small model decoding under the

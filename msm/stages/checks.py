@@ -23,6 +23,7 @@ from msm.errors import MsmError
 from msm.job import Job, assemble, resolve_auto, stage_prefix, trains, uses_generator, uses_judge
 from msm.llm import settings_problems
 from msm.specs import resolve_spec
+from msm.stages.base import EMBEDDED, EMBEDDED_NAME
 from msm.stages.common import plain
 from msm.stages.data import pool_size
 
@@ -61,6 +62,8 @@ def _checked(cfg: DictConfig) -> tuple[Job | None, list[str]]:
     out += checkpoint_problems(cfg, stages)
     if cfg.generator.backend != "offline" and uses_generator(cfg):
         out += settings_problems(plain(cfg.generator), "generator")
+        if cfg.generator.backend == "hf" and cfg.generator.model == EMBEDDED_NAME:  # its weights must be at hand
+            out += [f"generator.model=embedded: {p}" for p in model_problems(EMBEDDED)]
     out += data_problems(cfg, stages)
     if "eval" in stages:
         out += eval_problems(cfg)
