@@ -15,7 +15,7 @@ from msm.errors import MsmError
 
 # Bump when the meaning of a cached entry changes (what a key covers, how a response is parsed), so old
 # cache folders are ignored rather than silently reused.
-CACHE_FORMAT = 3  # 2: the key holds the endpoint (base_url) too; 3: and the answer's JSON schema
+CACHE_FORMAT = 2  # 2: the key holds the endpoint (base_url) too (a JSON schema, when set, is a field of the key)
 
 FINISH_REASONS = ("stop", "length", "refusal", "error")
 BATCH_PRICE_FACTOR = 0.5  # Anthropic's Message Batches are billed at half the standard price
