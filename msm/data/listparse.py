@@ -138,6 +138,14 @@ def parse_json(text: str):
         return None
 
 
+def _json_string(body: str) -> str:
+    """A JSON string's text from between its quotes (as it stands when one of its escapes is not JSON's)."""
+    try:
+        return json.loads(f'"{body}"')
+    except ValueError:
+        return body
+
+
 def parse_list(text: str, *, structured: bool = False, min_words: int = 1, min_letters: int = 3, max_chars: int = 600,
                truncated: bool = False) -> tuple[list[tuple[int | None, str]], bool]:
     """Items of a list answer (numbered by position), and whether an answer asked for as JSON (``structured``)
@@ -151,7 +159,7 @@ def parse_list(text: str, *, structured: bool = False, min_words: int = 1, min_l
         return _kept(raw, min_words, min_letters, max_chars), False
     start = (text or "").find('"items"')
     if structured and start >= 0:
-        cut = [json.loads(f'"{m.group(1)}"') for m in _JSON_STRING.finditer(text, start + len('"items"'))]
+        cut = [_json_string(m.group(1)) for m in _JSON_STRING.finditer(text, start + len('"items"'))]
         return _kept(list(enumerate(cut, start=1)), min_words, min_letters, max_chars), True
     return parse_numbered(text, min_words=min_words, min_letters=min_letters, max_chars=max_chars,
                           truncated=truncated), structured

@@ -7,9 +7,9 @@ already in the LLM cache are free. Tokens are bounds: prompts are their template
 (4 characters a token), answers use their whole token budget. A step's system prompt (the spec and the
 instructions, the same for all its calls) is read from the provider's prompt cache on every call after
 the first where the provider caches it (Anthropic with ``prompt_cache``, OpenAI by itself; both from 1,024
-tokens), and priced so (``msm.llm.prices``, with Anthropic's batch discount under ``use_batches``). Compute is FLOPs per token from the
-parameter count (6N for full training, 4N for LoRA, whose frozen base needs no weight gradients, 2N for
-a forward pass) over a configured throughput. Every estimate carries the assumptions it made, because a
+tokens), and priced so (``msm.llm.prices``, with Anthropic's batch discount under ``use_batches``).
+Compute is FLOPs per token from the parameter count (6N for full training, 4N for LoRA, whose frozen base
+needs no weight gradients, 2N for a forward pass) over a configured throughput. Every estimate carries the assumptions it made, because a
 researcher signs off on the number and must know what it left out.
 """
 

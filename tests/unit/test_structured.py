@@ -162,6 +162,7 @@ def test_a_client_given_only_input_and_output_prices_bills_cached_tokens_as_inpu
     ('```json\n["Dairy farming", "Cheese shops"]\n```', ["Dairy farming", "Cheese shops"], False),
     ('{"items": ["Dairy farming", "Cheese sh', ["Dairy farming"], True),  # cut off: its complete strings
     ("1. Dairy farming\n2. Cheese shops", ["Dairy farming", "Cheese shops"], True),  # the schema was ignored
+    ('{"items": ["Dairy farming", "Goat \\q cheese", "Chee', ["Dairy farming", "Goat \\q cheese"], True),  # bad escape
 ])
 def test_list_answers_read_as_json_or_leniently_with_the_failure_said(text, items, not_json):
     found, failed = parse_list(text, structured=True)
