@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, base_model_folder, hardware, job_config, spread, write_report
+from common import base_model_folder, hardware, job_config, spread, write_report
 
 from msm.data.docgen import generate_documents, load_templates, section_text
 from msm.data.docgen_steps import MIN_WORDS, Step
@@ -183,7 +183,7 @@ def main() -> None:
         ref = paper[f"{name.split(',')[0]}, no prompt cache"]["cost_usd"]
         print(f"| {name} | {e['llm_calls']:,} | {e['input_tokens']:,} | {e['cached_tokens']:,} | {e['output_tokens']:,} | "
               f"{e['cost_usd']:,.0f} | {e['cost_usd'] / ref:.2f}x |")
-    write_report(args.out, setting=setting, runs=runs, prompt_cache=cached, paper=paper, repo=str(REPO))
+    write_report(args.out, setting=setting, runs=runs, prompt_cache=cached, paper=paper)
 
 
 if __name__ == "__main__":
