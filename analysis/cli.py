@@ -132,6 +132,8 @@ def format_report(report: pd.DataFrame, name: str) -> str:
         table["Welch p (BH q)"] = [f"{pval(p)} ({pval(q)})" for p, q in rows[["welch_p", "welch_q"]].values]
         table["permutation p (BH q)"] = [f"{pval(p)} ({pval(q)})" for p, q in rows[["perm_p", "perm_q"]].values]
         table["Fisher p"] = [pval(p) for p in rows["fisher_p"]]
+        if "mde_80" in rows and rows["mde_80"].notna().any():  # what a null rules out (the dissociations)
+            table["detectable at 80% power"] = [num(x) for x in rows["mde_80"]]
         if {"n_items_a", "n_items_b"} <= set(rows.columns) and rows["n_items_a"].notna().any():
             table["pooled k/n a | b (judge failures)"] = [_pooled(r) for r in rows.to_dict("records")]
         blocks.append(f"-- {metric} --\n" + table.to_string(index=False))

@@ -1,8 +1,10 @@
 """The paper's comparisons as named reports: which groups each experiment compares, on which metrics.
 
     cheese        per spec: MSM+AFT vs AFT only, MSM+AFT vs MSM only, MSM only vs baseline, AFT only vs
-                  baseline, on both values; and the double dissociation as one statistic per spec (the
-                  own-value shift minus the cross-value shift, MSM+AFT vs AFT only)
+                  baseline, on both values; the double dissociation as one statistic per spec (the
+                  own-value shift minus the cross-value shift, MSM+AFT vs AFT only), and between the two
+                  specs (MSM+AFT on one against MSM+AFT on the other, and the same for MSM only), on the
+                  rate and on p_aligned, each with the smallest difference its seeds could detect
     agentic       MSM+AFT (with CoT) vs AFT only with and without CoT (another MSM+AFT variant vs AFT
                   only of the same variant), MSM+AFT vs baseline, MSM only vs baseline, AFT only vs baseline
     scaling       at every AFT scale: MSM+AFT vs AFT only
@@ -32,7 +34,7 @@ from msm.config import Arm
 from msm.errors import MsmError
 
 from .results import IDENTITY, config_columns, rate_columns, varying_fields
-from .stats import benjamini_hochberg, compare, diff_in_diff, select
+from .stats import benjamini_hochberg, compare, detectable_difference, diff_in_diff, select
 
 CONTEXT = ("spec", "model", "eval", "scorer", "generator", "datagen", "judge", "experiment")
 AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate", "action/rate",
@@ -263,20 +265,56 @@ def _fmt_sel(where: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in where.items())
 
 
+DISSOCIATION_STATS = ("rate", "p_aligned")  # the thresholded rate first, then the probability it thresholds
+
+
+def _target_value(rows: pd.DataFrame) -> str | None:
+    """The one value (``target/value``) these jobs' spec declares, or None."""
+    core = rows["target/value"].dropna().astype(str).unique() if "target/value" in rows else []
+    return core[0] if len(core) == 1 else None
+
+
+def _dissociation_row(label: str, context: dict, own: str, cross: str, d: dict, a: dict, b: dict) -> dict:
+    return {"report": "cheese", "comparison": label, **context, "metric": f"{own} - {cross}",
+            **{k: v for k, v in d.items() if k not in ("own", "cross", "a", "b", "did")},
+            "mde_80": detectable_difference(d["se_diff"], d["welch_df"]), "a": _fmt_sel(a), "b": _fmt_sel(b)}
+
+
 def _dissociation(df: pd.DataFrame, fields: list[str]) -> list[dict]:
     """Per cheese spec with a declared value (target/value): the own-value shift minus the cross-value shift,
-    MSM+AFT vs AFT only, at every level of the varying config fields (at every MSM dose of a dose sweep)."""
+    MSM+AFT vs AFT only, at every level of the varying config fields (at every MSM dose of a dose sweep), on
+    the rate and on p_aligned; then the same contrast between two specs (:func:`_between_specs`)."""
     rows = []
     a, b = {"arm": Arm.msm_aft.value}, {"arm": Arm.aft_only.value}
     for context, level_rows in levels(df, a, b, [*CONTEXT, *fields]):
-        core = select(level_rows, a)["target/value"].dropna().astype(str).unique() if "target/value" in df else []
-        own = f"{core[0]}/rate" if len(core) == 1 else None
-        if own is None or own not in df.columns:
-            continue
-        for cross in (f"{v}/rate" for v in CHEESE_VALUES if f"{v}/rate" != own and f"{v}/rate" in df.columns):
-            d = diff_in_diff(level_rows, own, cross, a, b)
-            rows.append({"report": "cheese", "comparison": "double dissociation (own - cross shift): MSM+AFT vs AFT only",
-                         **context, "metric": f"{own} - {cross}",
-                         **{k: v for k, v in d.items() if k not in ("own", "cross", "a", "b", "did")},
-                         "a": _fmt_sel(a), "b": _fmt_sel(b)})
+        value = _target_value(select(level_rows, a))
+        for stat in DISSOCIATION_STATS:
+            own = f"{value}/{stat}"
+            if value is None or own not in df.columns:
+                continue
+            for cross in (f"{v}/{stat}" for v in CHEESE_VALUES if v != value and f"{v}/{stat}" in df.columns):
+                rows.append(_dissociation_row("double dissociation (own - cross shift): MSM+AFT vs AFT only",
+                                              context, own, cross, diff_in_diff(level_rows, own, cross, a, b), a, b))
+    return rows + _between_specs(df, fields)
+
+
+def _between_specs(df: pd.DataFrame, fields: list[str]) -> list[dict]:
+    """For MSM+AFT and for MSM only: spec A's jobs against spec B's on (A's value - B's value), for two specs
+    that declare different values. It is the sum of the two specs' double dissociations against a shared
+    arm (AFT only, or the baseline for MSM only), which cancels out: one test over the two specs' seeds, with
+    no correction for testing the specs one by one (results/cheese_cpu/PLAN.md pre-registers it)."""
+    rows = []
+    context_cols = [c for c in CONTEXT if c != "spec"]
+    for arm, name in ((Arm.msm_aft.value, "MSM+AFT"), (Arm.msm_only.value, "MSM only")):
+        declared = {s: _target_value(select(df, {"arm": arm, "spec": s})) for s in _values(df, "spec", {"arm": arm})}
+        declared = {s: v for s, v in declared.items() if v is not None}
+        for s1, s2 in ((s1, s2) for s1 in declared for s2 in declared if s1 < s2 and declared[s1] != declared[s2]):
+            a, b = {"arm": arm, "spec": s1}, {"arm": arm, "spec": s2}
+            for context, level_rows in levels(df, a, b, [*context_cols, *fields]):
+                for stat in DISSOCIATION_STATS:
+                    own, cross = f"{declared[s1]}/{stat}", f"{declared[s2]}/{stat}"
+                    if own in df.columns and cross in df.columns:
+                        d = diff_in_diff(level_rows, own, cross, a, b)
+                        rows.append(_dissociation_row(f"between specs (own - cross): {name}, {s1} vs {s2}",
+                                                      context, own, cross, d, a, b))
     return rows

@@ -48,6 +48,8 @@ def test_the_sweep_end_callback_writes_tables_report_and_figure_2(cheese_sweep):
         assert (sweep / name).is_file(), name
     report = (sweep / "report-cheese.csv").read_text()
     assert "double dissociation" in report and "MSM+AFT vs AFT only" in report
+    for arm in ("MSM+AFT", "MSM only"):  # the pre-registered between-spec contrasts (results/cheese_cpu/PLAN.md)
+        assert f"between specs (own - cross): {arm}, cheese_affordability vs cheese_america" in report
 
 
 def test_every_job_logs_its_samples_as_a_wandb_table(cheese_sweep):

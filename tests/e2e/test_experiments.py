@@ -55,3 +55,14 @@ def test_the_plan_of_a_preset_holds_every_cell_of_its_grid(tmp_path: Path):
     plan = read_json(tmp_path / "sweep" / "plan.json")
     assert plan["jobs"] == cells and not plan["problems"]
     assert f"plan of {cells} job(s)" in out.stdout and not list((tmp_path / "store").rglob("*"))  # nothing built
+
+
+@pytest.mark.parametrize("size, dose", [("cpu", "48000"), ("gpu", "1000000")])
+def test_the_laptop_cheese_experiment_plans_its_sizes(size, dose, tmp_path: Path):
+    """`python train.py -m experiment=cheese_cpu plan=true` composes its 32 jobs and shows what it will train."""
+    out = run_train(["-m", "experiment=cheese_cpu", f"cheese_size={size}", "plan=true",
+                     f"paths.store={tmp_path / 'store'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "plan of 32 job(s)" in out.stdout and f"a dose of at most {dose} tokens (midtrain.max_tokens)" in out.stdout
+    plan = read_json(tmp_path / "sweep" / "plan.json")
+    assert plan["jobs"] == 32 and not plan["problems"]

@@ -23,7 +23,7 @@ from scipy import stats
 
 import analysis
 from analysis import figures, reports, wandb_report
-from analysis.stats import compare_values
+from analysis.stats import compare_values, detectable_difference
 from msm.errors import MsmError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,6 +235,41 @@ def test_the_cheese_report_compares_arms_per_spec_and_measures_the_dissociation(
     assert did["welch_p"] == pytest.approx(stats.ttest_ind(da, db, equal_var=False).pvalue)
     ok = table["welch_p"].notna()
     assert table.loc[ok, "welch_q"].to_numpy() == pytest.approx(bh_by_formula(table.loc[ok, "welch_p"]))
+
+
+def test_the_cheese_report_contrasts_the_two_specs_and_says_what_it_could_detect(tmp_path):
+    """Between specs: spec A's own-minus-cross against spec B's, for MSM+AFT and for MSM only; on p_aligned too
+    when the results hold it. It equals the sum of the two specs' dissociations (the shared arm cancels)."""
+    recs = cheese_records()
+    for r in recs:  # p_aligned: the rate pulled halfway to chance, so the two statistics differ
+        r["affordability/p_aligned"] = 0.5 + (r["affordability/rate"] - 0.5) / 2
+        r["america/p_aligned"] = 0.5 + (r["america/rate"] - 0.5) / 2
+    table = reports.run_report(analysis.load(write(tmp_path / "c", recs)).jobs, "cheese")
+    between = table[table.comparison.str.startswith("between specs")]
+    assert set(between.comparison) == {"between specs (own - cross): MSM+AFT, cheese_affordability vs cheese_america",
+                                       "between specs (own - cross): MSM only, cheese_affordability vs cheese_america"}
+    assert set(between.metric) == {"affordability/rate - america/rate", "affordability/p_aligned - america/p_aligned"}
+    for arm, name in (("msm_aft", "MSM+AFT"), ("msm_only", "MSM only")):
+        row = between[between.comparison.str.contains(name, regex=False)
+                      & (between.metric == "affordability/rate - america/rate")].iloc[0]
+        da = np.subtract(*CHEESE[("cheese_affordability", arm)])
+        db = np.subtract(*CHEESE[("cheese_america", arm)])
+        assert row["diff"] == pytest.approx(da.mean() - db.mean())
+        assert row["perm_p"] == pytest.approx(perm_p(da, db)) and row["perm_exact"]
+        se = math.sqrt(da.var(ddof=1) / 4 + db.var(ddof=1) / 4)
+        assert row["mde_80"] == pytest.approx((stats.t.ppf(0.975, row["welch_df"]) + stats.t.ppf(0.8, row["welch_df"])) * se)
+    did = table[table.comparison.str.startswith("double dissociation") & table.metric.str.contains("rate")]
+    msm_aft = between[between.comparison.str.contains("MSM+AFT", regex=False)
+                      & (between.metric == "affordability/rate - america/rate")].iloc[0]
+    assert msm_aft["diff"] == pytest.approx(did["diff"].sum())  # AFT only cancels out of the sum
+    aligned = table[table.comparison.str.startswith("double dissociation") & table.metric.str.contains("p_aligned")]
+    assert len(aligned) == 2 and aligned["diff"].to_numpy() == pytest.approx(did["diff"].to_numpy() / 2)
+
+
+def test_the_detectable_difference_grows_with_the_standard_error_and_needs_one():
+    assert math.isnan(detectable_difference(math.nan, 6.0))
+    assert detectable_difference(0.02, 6.0) == pytest.approx(2 * detectable_difference(0.01, 6.0))
+    assert detectable_difference(0.01, 1e6) == pytest.approx((1.959964 + 0.841621) * 0.01, rel=1e-5)
 
 
 def agentic_records(scales=(1250,), specs=("rules",)):

@@ -47,7 +47,7 @@ def test_every_option_composes(group):
         assert cfg is not None
 
 
-@pytest.mark.parametrize("group", GROUPS + ["hydra/launcher", "hydra/help"])
+@pytest.mark.parametrize("group", GROUPS + ["cheese_size", "hydra/launcher", "hydra/help"])
 def test_every_option_file_opens_with_a_comment(group):
     for path in (CONF / group).glob("*.yaml"):
         assert path.read_text().lstrip().startswith("#"), f"{path} should open with a comment saying what it is for"
@@ -91,6 +91,20 @@ def test_slurm_launcher_extends_submitit_slurm():
     assert launcher.max_num_timeout == 3 and launcher.timeout_min == 720
     local = _compose([], hydra_cfg=True).hydra.launcher
     assert local._target_ == "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def test_the_laptop_cheese_experiment_changes_size_with_one_override():
+    """cheese_size belongs to experiment=cheese_cpu (not to the default job): cpu is its default, gpu one
+    override away, and each size keeps every stage at the updates the pre-registration names."""
+    cpu = _compose(["experiment=cheese_cpu"], hydra_cfg=True)
+    assert cpu.hydra.sweeper.params.seed == "range(0,4)" and cpu.experiment == "cheese_cpu"
+    assert (cpu.midtrain.max_tokens, cpu.midtrain.max_seq_len, cpu.midtrain.batch_size) == (48000, 256, 1)
+    assert (cpu.aft_scale.rows, cpu.aft.max_seq_len, cpu.eval.max_items) == (380, 256, 170)
+    gpu = _compose(["experiment=cheese_cpu", "cheese_size=gpu"])
+    assert (gpu.midtrain.max_tokens, gpu.aft_scale.rows, gpu.eval.max_items) == (1_000_000, None, None)
+    assert gpu.spec.name == cpu.spec.name and gpu.midtrain.lr == cpu.midtrain.lr  # the same design, bigger
+    with pytest.raises(ConfigCompositionException):
+        _compose(["cheese_size=gpu"])  # without the preset there is nothing to size
 
 
 def test_cheese_experiment_declares_its_sweep():
