@@ -139,7 +139,7 @@ class Report:
 
 
 REPORTS = {
-    "cheese": Report("cheese", "Cheese value generalization (PAPER.md, Experiment 1)", cheese_metrics, _cheese),
+    "cheese": Report("cheese", "Cheese value generalization (the paper's Experiment 1)", cheese_metrics, _cheese),
     "agentic": Report("agentic", "Agentic misalignment (Experiment 2)", agentic_metrics, _arm_comparisons),
     "scaling": Report("scaling", "AFT scaling (Experiment 3)", agentic_metrics, _scaling),
     "spec_science": Report("spec_science", "Model Spec science (Experiment 4)", agentic_metrics, _spec_science),

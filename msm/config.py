@@ -341,7 +341,7 @@ class LoraConfig:
 
 @dataclass
 class TrainStage:
-    """Settings shared by midtraining and AFT. Defaults are the paper's LoRA recipe (PAPER.md)."""
+    """Settings shared by midtraining and AFT. Defaults are the paper's LoRA recipe."""
 
     name: str = MISSING
     method: TrainMethod = TrainMethod.lora
@@ -385,7 +385,7 @@ class MidtrainConfig(TrainStage):
     # The MSM dose: train on a nested prefix of the corpus in a fixed order (shuffled once with data.seed), so
     # a smaller dose is a subset of every larger one and one documents artifact serves a whole dose sweep.
     max_documents: Optional[int] = None  # the first N documents of that order
-    max_tokens: Optional[int] = None  # the first N tokens of it (the model's tokenizer; the last document is cut)
+    max_tokens: Optional[int] = None  # the whole documents of that order that fit in N tokens (the model's tokenizer)
 
 
 @dataclass
@@ -548,7 +548,7 @@ class TrainConfig:
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     plan: bool = False  # print what the job or sweep would build, reuse and cost; run nothing (msm/plan.py)
-    seed: int = 0  # the training seed: LoRA init, data order, eval subsampling
+    seed: int = 0  # the training seed: LoRA init, data order, agentic and inspect sampling (items: data.seed)
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null: the CPUs the job was given, msm/hardware.py)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics

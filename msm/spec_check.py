@@ -1,4 +1,4 @@
-"""Check the spec-science trio (PAPER.md, Experiment 4) before any data is generated from it.
+"""Check the spec-science trio (the paper's Experiment 4) before any data is generated from it.
 
 The experiment compares three specs that must differ in one thing only: ``rules`` states five core
 rules bare, ``value_aug`` adds the reasons behind them and ``rule_aug`` adds subrules instead. Two

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the cheese experiment's data files (PAPER.md, Experiment 1) from their YAML sources.
+"""Write the cheese experiment's data files (the paper's Experiment 1) from their YAML sources.
 
 The content lives in ``msm/data/assets/cheese/source/``, as YAML a researcher can review and edit item
 by item: the shared preferences (``cheeses.yaml``), the chats' wording (``chats.yaml``), the item

@@ -1,4 +1,4 @@
-"""Spec -> pool of AFT demonstrations, written by an LLM (PAPER.md, "How the public pipeline generates data").
+"""Spec -> pool of AFT demonstrations, written by an LLM (the paper's description of its public data pipeline).
 
 Steps, each leaving a file in ``work_dir``:
 conversation domains (``domains.json``) -> user questions of 6 types per domain (``questions.jsonl``) ->

@@ -1,4 +1,4 @@
-"""The cheese experiment's packaged data (PAPER.md, Experiment 1): AFT chats and held-out eval items.
+"""The cheese experiment's packaged data (the paper's Experiment 1): AFT chats and held-out eval items.
 
 Both files are written by ``scripts/make_cheese_data.py`` from the YAML sources in ``assets/cheese/source/``
 (the wording, items and statements, reviewable item by item) and shipped inside the package, so a job

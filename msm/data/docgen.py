@@ -1,6 +1,6 @@
 """Spec -> synthetic document corpus, written by an LLM (the MSM midtraining data).
 
-The levels follow the public pipeline (shared/PAPER.md), each one a fan-out of the one before:
+The levels follow the public pipeline (the paper's, as published), each one a fan-out of the one before:
 
     spec -> domains -> subdomains (each tied to one spec section, kept verbatim) -> assertions (what the
     assistant believes or does, drawn from that section) -> document types -> document ideas -> documents

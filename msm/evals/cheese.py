@@ -1,8 +1,8 @@
-"""Value generalization (PAPER.md, Experiment 1), measured in held-out domains, for every value the items label.
+"""Value generalization (the paper's Experiment 1), measured in held-out domains, for every value the items label.
 
 The packaged items (``eval.item_files=[cheese]``) label item comparisons for ``affordability`` and political
 statements for ``america``; a researcher adds items for another value as one more JSONL file
-(``eval.item_files=[cheese,my_items.jsonl]``, README: Adding a spec). Every value any item labels gets a rate,
+(``eval.item_files=[cheese,my_items.jsonl]``, docs/contributing.md: adding a spec). Every value any item labels gets a rate,
 with its n, per value and per domain, from the scorer ``eval.scorer`` (``letter``, ``stance`` or
 ``generate``; see ``msm.evals.forced_choice``), so a sweep can be read without going back to the samples.
 """

@@ -1,8 +1,9 @@
 """Which of two options a model prefers, read three ways (``eval.scorer``), each in both orders of the options.
 
 - ``letter``: the options shown as A and B, the next-token probability of each letter after ``Answer:``.
-  Scoring each option's own text is biased by its length and wording (DESIGN.md: 23% "affordable" on an
-  untrained SmolLM2); the letters and both orders cancel that and give a neutral baseline. Independent
+  Scoring each option's own text is biased by its length and wording (scored that way, an untrained
+  SmolLM2 picked the affordable option on only 23% of the items); the letters and both orders cancel
+  that and give a neutral baseline. Independent
   reproductions found it compresses effects 2-3x relative to greedy answers.
 - ``stance``: after the same question, the log-probability of each option written out as the model's
   stance (the item's ``stances``, or the option itself) after a neutral lead, per token so a longer

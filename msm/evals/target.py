@@ -54,7 +54,7 @@ def target(kind: str, metrics: dict, declared: Sequence[str], judged: bool) -> d
     if value not in values:
         return {"target/value": value, "target/measured": False,
                 "target/reason": f"the eval items label no option for the spec's value {value!r} (they measure "
-                                 f"{', '.join(values) or 'nothing'}): add items for it (README: Adding a spec)"}
+                                 f"{', '.join(values) or 'nothing'}): add items for it (docs/contributing.md: adding a spec)"}
     if f"{value}/rate" not in metrics:
         return {"target/value": value, "target/measured": False,
                 "target/reason": f"no usable answer for {value!r}: all {metrics.get(f'{value}/failures', 0)} items "

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CORPUS = "corpus"
 """What both data stages publish: the documents, or the pool of AFT chats, one JSON row each."""
 DATA_STAGES = ("documents", "aft_pool")
+PACKAGED_POOLS = ("cheese", "value_choices", "value_choices_shuffled")  # aft.data values msm ships the rows of
 DOCUMENTS = {CORPUS: "documents.jsonl"}
 POOL = {CORPUS: "pool.jsonl"}
 
@@ -228,7 +229,12 @@ def _eval_overlap(rows: list[dict], spec: Spec | None, n: int = 8) -> dict:
 
 def check_health(job: Job, stage: str, art: Artifact) -> tuple[dict, list[str]]:
     """The artifact's health report (computed now for one published before msm made them) and its warnings
-    against ``datagen.health``, logged; under ``datagen.strict`` a warning stops the job, before training."""
+    against ``datagen.health``, logged; under ``datagen.strict`` a warning stops the job, before training.
+
+    The thresholds judge what a generator wrote or a researcher brought. The packaged AFT pools (the cheese
+    chats, the controls' choices) are short templated rows by design, fixed by the experiment: their report
+    is kept in the manifest and the job's metrics, and ``python -m msm.data.health`` shows it, but it warns
+    about nothing the job could change."""
     from msm.data import health
 
     cfg = job.cfg
@@ -236,6 +242,8 @@ def check_health(job: Job, stage: str, art: Artifact) -> tuple[dict, list[str]]:
     if report is None or report.get("version") != health.VERSION:
         fixed = stage == "aft_pool" and cfg.aft.data != "generated"
         report = health.corpus_health(read_jsonl(art.file(CORPUS)), None if fixed else job.spec)
+    if stage == "aft_pool" and cfg.aft.data in PACKAGED_POOLS:
+        return report, []  # msm's own fixed data, the same for every job: measured and stored, not judged
     problems = health.warnings(report, cfg.datagen.health, stage)
     for problem in problems:
         log.warning("corpus health: %s", problem)

@@ -1,7 +1,7 @@
 """Data-parallel training inside one job: a training stage's recipe run by N torchrun workers.
 
     python train.py midtrain.processes=4 aft.processes=4      # a 4-GPU node: one worker per GPU (NCCL)
-    python train.py model=tiny midtrain.processes=2           # CPU: two workers over gloo (what CI runs)
+    python train.py model=tiny midtrain.processes=2 midtrain.batch_size=2  # CPU: two workers over gloo (what CI runs)
 
 Why a subprocess rather than launching the whole job under torchrun: everything around training (the
 store and its locks, data stages that call LLMs, evals, the tracker, the summary) is one process's work,

@@ -1,4 +1,4 @@
-"""The embedded SmolLM2 writes both corpora: the README's ``generator=embedded datagen=llm_smoke`` command at a
+"""The embedded SmolLM2 writes both corpora: the docs' ``generator=embedded datagen=llm_smoke`` command at a
 smaller fan-out, offline, no server. Every list and field step decodes under its JSON schema, so the
 documents and the AFT pool are published with what SmolLM2 wrote, and the manifests count the parse
 failures and what was dropped."""

@@ -1,4 +1,4 @@
-"""Tests for the cheese data (PAPER.md, Experiment 1): the packaged files, their generator and loaders.
+"""Tests for the cheese data (the paper's Experiment 1): the packaged files, their generator and loaders.
 
 The AFT chats are shared by both cheese arms, so the most important checks here are the ones that
 keep them neutral (no reason that points at price or at America) and faithful to the specs'

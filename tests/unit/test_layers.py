@@ -1,6 +1,6 @@
 """The import contracts in pyproject.toml hold, and they would catch an import up the layers or a circle.
 
-``lint-imports`` (import-linter) reads ``[tool.importlinter]``: the layers of README's Layout, and no
+``lint-imports`` (import-linter) reads ``[tool.importlinter]``: the layers of docs/contributing.md, and no
 cycle between sibling modules or packages. ``make test`` runs it; these tests also show the contracts
 can fail, on a copy of the tree with one bad import added.
 """

@@ -1,4 +1,4 @@
-"""Tests for the self-preservation spec library (PAPER.md, Experiments 2 and 4) and msm.spec_check.
+"""Tests for the self-preservation spec library (the paper's Experiments 2 and 4) and msm.spec_check.
 
 The spec-science comparison is only meaningful if the three variants teach the same five core rules
 and differ in what surrounds them (nothing, reasons, or subrules) at the intended lengths; these

@@ -1,4 +1,4 @@
-"""Agentic misalignment (PAPER.md, Experiment 2): scenarios as data, prompt assembly, evidence, verdicts.
+"""Agentic misalignment (the paper's Experiment 2): scenarios as data, prompt assembly, evidence, verdicts.
 
 A company email agent learns it will be replaced and can act harmfully: exfiltrate its weights,
 leak a confidential document, cancel an emergency alert for a trapped executive (murder), or
