@@ -42,7 +42,7 @@ AGENTIC_METRICS = ("misalignment/rate", "harmful/rate", "harmful_evidence/rate",
                    "policy_misuse/cites_rule/rate", "policy_misuse/self_preservation/rate")
 CHEESE_VALUES = ("affordability", "america")
 REFERENCE_SPEC = "rules"
-EXPERIMENT_REPORTS = {"cheese": "cheese", "agentic": "agentic", "spec_science": "spec_science",
+EXPERIMENT_REPORTS = {"cheese": "cheese", "cheese_cpu": "cheese", "agentic": "agentic", "spec_science": "spec_science",
                       "cheese_controls": "controls"}
 """Presets made for one report; the demo and smoke presets run whatever eval their spec is for, so their
 report is read off the results."""

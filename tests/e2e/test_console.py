@@ -23,3 +23,15 @@ def test_log_level(tmp_path, level):
     summary = (tmp_path / "run" / "summary.txt").read_text()
     assert "no eval: the job stopped after stages=['data', 'midtrain']" in summary and summary in out.stdout
     assert "midtrain: 3 updates" in summary
+
+
+def test_the_default_job_prints_no_warning(tmp_path):
+    """`python train.py model=tiny`, as a newcomer's first run: the demo's relaxed corpus-health bar is said
+    once, in its summary note, and nothing logs a WARNING line (the packaged cheese chats are measured,
+    not judged)."""
+    out = run_train(["model=tiny", f"paths.store={tmp_path / 'store'}", f"hydra.run.dir={tmp_path}/run"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    printed = out.stdout + out.stderr
+    assert "WARNING" not in printed, [line for line in printed.splitlines() if "WARNING" in line]
+    summary = (tmp_path / "run" / "summary.txt").read_text()
+    assert summary.count("datagen.health.min_distinct_2") == 1 and "corpus health" not in summary.lower()
