@@ -13,8 +13,8 @@ its longest row, rounded as the collator rounds) and reports:
 - real tokens: real tokens / tokens computed, over every batch (median over ``--trials`` orders, min-max).
 
 Ways of making rows: ``padding`` (one sequence per row, the plain HF Trainer with a padding collator),
-``msm in order`` (msm before pack_sequences v2: rows filled in corpus order), ``msm`` (rows completed by
-a subset sum, pack_sequences v3, what training does by default; v2 was best-fit decreasing, as TRL's is),
+``msm in order`` (rows filled in corpus order, each closed when the next sequence does not fit), ``msm``
+(rows completed by a subset sum: ``pack_sequences``, what training does by default),
 ``msm split`` (documents only: ``midtrain.packing=split``) and ``TRL bfd`` (``trl.pack_dataset``; TRL then
 trains each batch as one flattened, padding-free row, so its batches hold no padding at all: its
 real-token figure is its row fill's, at one row per batch). TRL is optional (``pip install trl==1.16.0``);
@@ -52,7 +52,7 @@ def sequences(kind: str, rows: list[dict], tokenizer, max_len: int) -> list[dict
 
 
 def in_order(lengths: list[int], max_len: int) -> list[int]:
-    """Row lengths of packing in corpus order (what msm did before pack_sequences v2)."""
+    """Row lengths of packing in corpus order, each row closed when the next sequence does not fit."""
     rows, cur = [], 0
     for n in lengths:
         if cur and cur + n > max_len:

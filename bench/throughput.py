@@ -11,8 +11,8 @@ LoRA adapter. Reported: real (non-padding) tokens trained per second of ``traine
 rounds, min-max) and each trainer's ratio to msm's in the same round. Trainers:
 
 - ``msm``: the pipeline's loop (pack_sequences, msm/train/loop.py);
-- ``msm, frozen weights fp32`` (under bf16 only): the same loop with LoRA's frozen weights left in fp32, as
-  before ``msm.models.cast_frozen_linears``, so autocast re-casts them every pass: what that lever is worth;
+- ``msm, frozen weights fp32`` (under bf16 only): the same loop with LoRA's frozen weights left in fp32
+  (``msm.models.cast_frozen_linears`` off), so autocast re-casts them every pass: what that lever is worth;
 - ``HF Trainer, padding``: one sequence per row, each batch padded to its longest;
 - ``TRL, no packing`` / ``TRL, packing``: SFTTrainer on the same token sequences (``packing=True`` is TRL's
   best-fit decreasing with padding-free batches), gradient checkpointing set like msm's;
@@ -82,7 +82,7 @@ def run_msm(folder, tok, seqs, max_len, stage_cfg, steps, dtype, work, frozen_bf
     packed = pack_sequences({k: [s[k] for s in seqs] for k in ("input_ids", "labels")}, max_len)
     cfg = editable(stage_cfg)
     cfg.max_steps, cfg.save_steps, cfg.logging_steps = steps, 10**6, steps
-    # frozen_bf16=False: msm before its frozen weights were kept in bf16 (autocast re-casts them every pass)
+    # frozen_bf16=False: the frozen weights stay fp32 (cast_frozen_linears off; autocast re-casts them every pass)
     keep = contextlib.nullcontext() if frozen_bf16 else mock.patch.object(loop, "cast_frozen_linears", lambda m, d: 0)
     with keep:
         stats = loop.train(model, tok, Dataset.from_dict(packed), cfg, work, 0, "bench", lambda r: None)

@@ -1,8 +1,8 @@
 """What a job prints: msm's own progress and problems by default, every library's output on request.
 
-A first run used to print hundreds of progress-bar lines (one per ``datasets.map`` call, per tokenizer
-pass), the Trainer's log dict every few steps and the same deprecation warnings once per stage, none
-of which the user can act on. ``log_level`` (a top-level setting) chooses:
+Left to themselves, the libraries print hundreds of progress-bar lines in a first run (one per
+``datasets.map`` call, per tokenizer pass), the Trainer's log dict every few steps and the same deprecation
+warnings once per stage, none of which the user can act on. ``log_level`` (a top-level setting) chooses:
 
 - ``info`` (default): msm's log lines, one progress bar per long stage (document generation, each
   training stage, each eval), library progress bars off, library deprecation warnings silenced, the

@@ -178,10 +178,11 @@ def cast_frozen_linears(model, dtype: torch.dtype) -> int:
     Under bf16 autocast a LoRA run's frozen fp32 base weights are re-cast to bf16 in every forward (and
     again when checkpointed activations are recomputed); a profile of one CPU step put 24% of its time in
     copies and casts. Stored in bf16 once, they are used as they are; autocast would have computed with
-    exactly these values, so the loss and gradients do not change (tests/unit/test_models.py). Measured on
-    a CPU with AMX it made training neither faster nor smaller (bench/README.md); on a GPU, where each
-    re-cast is a memory-bound kernel, it is not measured yet. Weights shared with an embedding (a tied
-    ``lm_head``) stay as they are: the embedding's output starts the residual stream, which must stay fp32.
+    exactly these values, so the loss and gradients do not change (tests/unit/test_models.py). Measured
+    2026-12-04 on 2 CPU cores with AMX it made training neither faster nor smaller (bench/README.md); on a
+    GPU, where each re-cast is a memory-bound kernel, it is not measured (as of 2026-12-07). Weights shared
+    with an embedding (a tied ``lm_head``) stay as they are: the embedding's output starts the residual
+    stream, which must stay fp32.
     Trainable weights (the adapter, or everything under full tuning) are never touched.
     """
     shared = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}

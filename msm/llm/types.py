@@ -81,7 +81,7 @@ class Request:
         """sha256 over the backend, the endpoint it answers at (a base_url: two servers serving "the same"
         model name are two models), the model and every field but ``tag`` (canonical JSON)."""
         payload = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tag"}
-        if payload["schema"] is None:  # a key from before schemas existed stays what it was
+        if payload["schema"] is None:  # no schema: left out, so the request matches entries written without the field
             del payload["schema"]
         payload.update(backend=backend, model=model, endpoint=endpoint, format=CACHE_FORMAT)
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -136,7 +136,7 @@ def summarize(rows: list[dict], judged: bool) -> dict:
         by_cond[r["condition"]].append(r)
     for key, (field, needs_judge, among) in RATES.items():
         if needs_judge and not judged or not any(field in r and (among is None or among in r) for r in rows):
-            continue  # not judged, or rows graded before the field existed
+            continue  # not judged, or no row holds the field
         cond_rates: dict[str, float] = {}
         scen_rates: dict[str, list[float]] = defaultdict(list)
         persona_rates: dict[str, list[float]] = defaultdict(list)

@@ -5,7 +5,7 @@ when ``use_batches`` is set.
 As with the OpenAI backend, the SDK's own retries are off and its client is made per event loop.
 
 Sampling parameters: API version 2026-10-21 (sent by SDK 2.x) rejects ``temperature``, ``top_p`` and
-``top_k`` with a 400 on every model, and the SDK no longer accepts them. So ``Request.temperature`` and
+``top_k`` with a 400 on every model, and the SDK does not accept them. So ``Request.temperature`` and
 ``top_p`` are not sent (a one-time log line says so when a request sets them); they still distinguish
 cache entries, like ``sample_index``. The SDK sends the key as ``Authorization: Bearer``.
 
