@@ -206,21 +206,21 @@ class SpecConfig:
 class ArchConfig:
     """Shape of the random-init test model (``model.source=tiny`` only)."""
 
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 128
-    vocab_size: int = 1024
+    hidden_size: int = 64  # width of the random model
+    num_layers: int = 2  # decoder layers
+    num_heads: int = 4  # attention heads
+    intermediate_size: int = 128  # MLP width
+    vocab_size: int = 1024  # tokens of its tokenizer (trained on a fixed corpus)
 
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING
-    source: ModelSource = ModelSource.hub
-    name_or_path: Optional[str] = None
+    name: str = MISSING  # the option's name (smollm2_135m, tiny, llama31_8b ...), recorded in metrics
+    source: ModelSource = ModelSource.hub  # where the weights come from
+    name_or_path: Optional[str] = None  # source=hub: a hub id (from the local cache) or a model folder
     chat_template: Optional[str] = None  # a file of msm/chat_templates (chatml, llama3), a .jinja path, or the tokenizer's own
-    dtype: Dtype = Dtype.auto
-    max_seq_len: int = 1024
+    dtype: Dtype = Dtype.auto  # the weights' dtype when loaded
+    max_seq_len: int = 1024  # the longest row a stage packs, unless the stage sets its own
     arch: ArchConfig = field(default_factory=ArchConfig)
     params_b: Optional[float] = None  # billions of parameters, for the sweep plan's GPU-hour estimate (tiny: counted)
 
@@ -230,21 +230,21 @@ class LLMConfig:
     """Settings of an LLM backend (msm.llm) shared by the ``generator`` that writes synthetic data and the
     ``judge`` that grades; each of the two subclasses adds its own closed set of backends."""
 
-    name: str = MISSING
-    model: Optional[str] = None
-    base_url: Optional[str] = None
+    name: str = MISSING  # the option's name, recorded in metrics
+    model: Optional[str] = None  # the provider's model id, or a local folder (hf)
+    base_url: Optional[str] = None  # an OpenAI-compatible server (vLLM, transformers serve); null = the provider's API
     api_key_env: Optional[str] = None  # the environment variable holding the key; keys never go in configs
     send_key: bool = False  # send the key to a base_url that is not the provider's own API (a proxy that needs it)
-    temperature: float = 0.9
-    max_concurrency: int = 8
+    temperature: float = 0.9  # sampling temperature
+    max_concurrency: int = 8  # requests in flight at once
     rpm: Optional[float] = None  # requests per minute
     tpm: Optional[float] = None  # tokens per minute
-    max_retries: int = 6
+    max_retries: int = 6  # retries of a failed request (429, 5xx, timeouts), with backoff
     backoff_initial_s: float = 1.0  # first wait before a retry; doubles up to backoff_max_s, with jitter
-    backoff_max_s: float = 60.0
-    timeout_s: float = 120.0
+    backoff_max_s: float = 60.0  # the longest wait between two retries
+    timeout_s: float = 120.0  # one request's timeout
     price_in_per_mtok: float = 0.0  # USD per million input tokens, for the cost report
-    price_out_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0  # USD per million output tokens, for the cost report
     price_cache_read_per_mtok: Optional[float] = None  # prompt-cache reads; null: the provider's ratio to the input price
     price_cache_write_per_mtok: Optional[float] = None  # prompt-cache writes; null: likewise (msm.llm.CACHE_PRICE_RATIOS)
     prompt_cache: bool = True  # anthropic: mark the system prompt (spec and instructions) for the prompt cache
@@ -256,29 +256,29 @@ class LLMConfig:
 
 @dataclass
 class GeneratorConfig(LLMConfig):
-    name: str = "offline"
-    backend: GeneratorBackend = GeneratorBackend.offline
+    name: str = "offline"  # the option's name (offline, embedded, anthropic, openai, hf ...)
+    backend: GeneratorBackend = GeneratorBackend.offline  # which client writes the data
     structured: bool = True  # ask for JSON under each step's schema where the step has one (msm.data.schemas)
 
 
 @dataclass
 class JudgeConfig(LLMConfig):
-    name: str = "none"
-    backend: JudgeBackend = JudgeBackend.none
-    temperature: float = 0.0
+    name: str = "none"  # the option's name (none, anthropic, openai, hf ...)
+    backend: JudgeBackend = JudgeBackend.none  # which client grades (none: no judge)
+    temperature: float = 0.0  # the judge samples greedily by default
 
 
 @dataclass
 class DocgenConfig:
     """The spec -> documents pipeline (msm/data/docgen.py). Fan-out per level, then a target."""
 
-    target_documents: int = 13000
+    target_documents: int = 13000  # documents the corpus holds
     target_tokens: Optional[int] = None  # also stop once the corpus holds this many tokens (estimated)
-    n_domains: int = 40
-    subdomains_per_domain: int = 6
-    assertions_per_subdomain: int = 5
-    doc_types_per_assertion: int = 5
-    ideas_per_type: int = 3
+    n_domains: int = 40  # domains the fan-out starts from
+    subdomains_per_domain: int = 6  # subdomains of each domain, each tied to one spec section
+    assertions_per_subdomain: int = 5  # what the assistant believes or does, drawn from that section
+    doc_types_per_assertion: int = 5  # document types per assertion
+    ideas_per_type: int = 3  # document ideas per type
     max_tokens: int = 6000  # per document; a document cut off here is regenerated or dropped, never kept
     revise: bool = False  # a critique-and-revise pass over every document
     dedup_threshold: Optional[float] = 0.9  # MiniLM cosine above which a document is a near-duplicate
@@ -293,16 +293,16 @@ class DocgenConfig:
 class AftgenConfig:
     """The spec -> AFT demonstration pool pipeline (msm/data/aftgen.py)."""
 
-    target_rows: int = 10000
-    n_domains: int = 50
+    target_rows: int = 10000  # demonstrations the pool holds
+    n_domains: int = 50  # domains the questions come from
     questions_per_type: int = 40  # per domain and question type (6 types)
-    style: AftStyle = AftStyle.value
-    dedup_threshold: float = 0.91
+    style: AftStyle = AftStyle.value  # how a demonstration reasons from the spec
+    dedup_threshold: float = 0.91  # MiniLM cosine above which a question is a near-duplicate
     filter: bool = True  # an LLM include/exclude pass over every response
-    max_tokens: int = 2048
-    max_rounds: int = 3
+    max_tokens: int = 2048  # per generated demonstration
+    max_rounds: int = 3  # top-up rounds when drops leave the pool short
     mix_path: Optional[str] = None  # a JSONL of {"messages": [...]} instruction-tuning rows to mix in
-    mix_rows: int = 0
+    mix_rows: int = 0  # rows of mix_path mixed in (0 = none)
 
 
 @dataclass
@@ -321,7 +321,7 @@ class CorpusHealthThresholds:
 
 @dataclass
 class DatagenConfig:
-    name: str = "paper"
+    name: str = "paper"  # the option's name (paper, demo, smoke, llm_smoke)
     documents: DocgenConfig = field(default_factory=DocgenConfig)
     aft: AftgenConfig = field(default_factory=AftgenConfig)
     preview: bool = False  # print a few samples and the estimated cost, then stop before spending
@@ -331,9 +331,10 @@ class DatagenConfig:
 
 @dataclass
 class LoraConfig:
-    r: int = 64
-    alpha: int = 128
-    dropout: float = 0.0
+    r: int = 64  # LoRA rank
+    alpha: int = 128  # LoRA scaling numerator (the update is scaled by alpha / r)
+    dropout: float = 0.0  # LoRA dropout
+    # the projections that get adapters
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
@@ -343,18 +344,18 @@ class LoraConfig:
 class TrainStage:
     """Settings shared by midtraining and AFT. Defaults are the paper's LoRA recipe."""
 
-    name: str = MISSING
-    method: TrainMethod = TrainMethod.lora
-    lr: float = 1e-4
-    scheduler: Scheduler = Scheduler.cosine
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.01
-    epochs: float = 1.0
+    name: str = MISSING  # the option's name
+    method: TrainMethod = TrainMethod.lora  # none: the stage is skipped; adapter: a checkpoint you bring stands in
+    lr: float = 1e-4  # peak learning rate (AdamW)
+    scheduler: Scheduler = Scheduler.cosine  # learning-rate schedule after warm-up
+    warmup_ratio: float = 0.05  # share of the updates spent warming up
+    weight_decay: float = 0.01  # AdamW weight decay
+    epochs: float = 1.0  # passes over the stage's rows (fractions allowed)
     max_steps: int = -1  # > 0 caps the number of optimizer steps (demos, smoke tests)
     batch_size: int = 8  # packed rows (of up to max_seq_len tokens) per optimizer step, before accumulation
-    grad_accum: int = 1
+    grad_accum: int = 1  # micro-batches summed into one update
     max_seq_len: Optional[int] = None  # null = the model's max_seq_len
-    precision: Precision = Precision.auto
+    precision: Precision = Precision.auto  # bf16 autocast or fp32
     save_steps: int = 100  # checkpoint cadence: a rerun after a crash or preemption resumes from here
     # also checkpoint once this many minutes passed since the last checkpoint (0: off): long steps on a
     # cluster with a wall-clock limit lose at most this much work to a preemption or a timeout
@@ -369,7 +370,7 @@ class TrainStage:
     # whole: no sequence is cut to fill a row (AFT must: a chat cut in two loses its prompt); split: documents
     # run on across rows, each piece its own segment, so every row but the last is full (midtraining)
     packing: Packing = Packing.whole
-    logging_steps: int = 5
+    logging_steps: int = 5  # updates between two logged losses
     # data-parallel workers for this stage (torchrun; one per GPU on a GPU node, gloo on CPU); batch_size stays
     # the global batch, so it must be a multiple of processes (msm/train/distributed.py)
     processes: int = 1
@@ -391,6 +392,7 @@ class MidtrainConfig(TrainStage):
 @dataclass
 class AftConfig(TrainStage):
     cot: bool = True  # keep the <think> block (cot) or strip it (no_cot)
+    # auto: the cheese chats for a cheese spec, else generated; cheese, generated, file, value_choices(_shuffled)
     data: AftData = AftData.cheese
     data_path: Optional[str] = None  # aft.data=file: the demonstrations (rows of "messages"), keyed by their content
 
@@ -401,7 +403,7 @@ class HealthConfig:
     fall, has learned next to nothing, and a null result from it means little (false nulls of exactly
     this kind were found in MSM reproductions). It is a loud warning, or an error under ``strict``."""
 
-    min_updates: int = 20
+    min_updates: int = 20  # a stage planned with fewer optimizer updates warns (or, under strict, refuses)
     strict: bool = False  # refuse to train (too few updates planned) or to publish (loss did not fall)
 
 
@@ -414,7 +416,7 @@ class RetentionConfig:
     max_capability_items: Optional[int] = None  # the first N of the 200 forced-choice items; null = all
     max_refusal_prompts: Optional[int] = None  # the first N of the 40 benign requests; null = all
     refusal_max_new_tokens: int = 48  # a refusal shows in its first sentence
-    batch_size: int = 8
+    batch_size: int = 8  # passages or items per forward pass
 
 
 @dataclass
@@ -422,8 +424,8 @@ class VllmConfig:
     """vLLM's offline engine for ``eval.sampler=vllm`` (GPU); run in its own interpreter, see msm/evals/vllm_worker.py."""
 
     python: Optional[str] = None  # an interpreter with vllm installed; null = this one
-    gpu_memory_utilization: float = 0.9
-    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9  # the share of GPU memory vLLM may take
+    tensor_parallel_size: int = 1  # GPUs one vLLM engine spans
     max_model_len: Optional[int] = None  # null = the model's own context length
     enforce_eager: bool = False  # skip CUDA graph capture: slower sampling, faster start
 
@@ -431,12 +433,13 @@ class VllmConfig:
 @dataclass
 class EvalConfig:
     name: str = "cheese"  # the option's name (cheese, agentic, agentic_smoke)
+    # which eval runs: cheese (values), agentic (misalignment), inspect (an inspect_ai task)
     kind: EvalKind = EvalKind.cheese
     # cheese (value generalization): held-out two-option items, each labelling the option one or more values favour
     item_files: list[str] = field(default_factory=lambda: ["cheese"])  # cheese (the packaged items) or JSONL paths
     families: Optional[list[str]] = None  # only these item families; null = all
     max_items: Optional[int] = None  # evaluate a fixed subset spread over domains (demos); null = all
-    scorer: Scorer = Scorer.letter
+    scorer: Scorer = Scorer.letter  # cheese: how a choice is read (letter, stance, generate)
     # agentic: sampled responses to scenario conditions, graded by the judge
     grid: str = "paper"  # a named condition grid (msm/evals/agentic/scenarios/grids.yaml)
     # the agent's and company's names as a grid dimension: every condition once per persona of
@@ -453,14 +456,14 @@ class EvalConfig:
     task_grid: list[Any] = field(default_factory=list)
     grader_arg: Optional[str] = "grader_model"  # the task argument that takes the grader (msm's judge); null = none
     grader_required: bool = False  # the task cannot score without a grader: judge=none is refused before training
-    sampler: Sampler = Sampler.hf
-    sampler_model: Optional[str] = None
-    sampler_base_url: Optional[str] = None
+    sampler: Sampler = Sampler.hf  # agentic and inspect: how responses are sampled (hf, vllm, serve, openai)
+    sampler_model: Optional[str] = None  # sampler=openai: the served model's name
+    sampler_base_url: Optional[str] = None  # sampler=openai: the server's URL
     vllm: VllmConfig = field(default_factory=VllmConfig)
     policy_misuse: bool = True  # also judge the scratchpad for policy misuse
     contamination_n: int = 8  # n-gram size for the training-data contamination report
-    batch_size: int = 16
-    precision: Precision = Precision.auto
+    batch_size: int = 16  # prompts per forward pass or generate() call
+    precision: Precision = Precision.auto  # bf16 autocast or fp32 for the eval
     include_base: bool = True  # also score the untrained model: every trained arm is read against it
     inspect_log: bool = True  # also write the graded rows as inspect logs (<job>/inspect/): `inspect view` reads them
     also: list[AlsoEval] = field(default_factory=list)  # more evals beside this one: [retention]
@@ -469,16 +472,16 @@ class EvalConfig:
 
 @dataclass
 class AftScaleConfig:
-    name: str = MISSING
+    name: str = MISSING  # the option's name (demo, 1.25k, ..., all)
     rows: Optional[int] = None  # AFT rows a job trains on; null = the whole pool
 
 
 @dataclass
 class LoggerConfig:
-    name: str = "wandb"
-    mode: LoggerMode = LoggerMode.offline
-    project: str = "msm"
-    entity: Optional[str] = None
+    name: str = "wandb"  # the option's name (wandb, none)
+    mode: LoggerMode = LoggerMode.offline  # offline: run folders synced later with wandb sync; online: live
+    project: str = "msm"  # the W&B project
+    entity: Optional[str] = None  # the W&B entity (team or user); null = the login's default
     group: Optional[str] = None  # null = the sweep folder's name
 
 
@@ -489,7 +492,7 @@ class DataConfig:
 
 @dataclass
 class PathsConfig:
-    store: str = MISSING
+    store: str = MISSING  # the content-addressed artifact store ($MSM_STORE, else ~/.cache/msm/store)
     lock_timeout_s: float = 43200.0  # how long a job waits for another job building the same stage (-1: forever)
 
 
@@ -511,8 +514,8 @@ class SummaryConfig:
     """What a job's closing summary adds (msm/summary.py): an experiment preset's word on what its result
     means, and the commands worth running next (``{results}``: the job's folder, or the sweep's)."""
 
-    note: Optional[str] = None
-    next: list[str] = field(default_factory=list)
+    note: Optional[str] = None  # a sentence on what the experiment's result means, printed at the end
+    next: list[str] = field(default_factory=list)  # commands worth running next
 
 
 @dataclass
@@ -549,6 +552,7 @@ class TrainConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     plan: bool = False  # print what the job or sweep would build, reuse and cost; run nothing (msm/plan.py)
     seed: int = 0  # the training seed: LoRA init, data order, agentic and inspect sampling (items: data.seed)
+    # a prefix of data, midtrain, aft, eval: the job stops after the last one
     stages: list[Stage] = field(default_factory=lambda: list(Stage))
     threads: Optional[int] = None  # torch CPU threads per job (null: the CPUs the job was given, msm/hardware.py)
     experiment: Optional[str] = None  # name of the experiment preset, recorded in metrics
