@@ -266,6 +266,7 @@ def _fmt_sel(where: dict) -> str:
 
 
 DISSOCIATION_STATS = ("rate", "p_aligned")  # the thresholded rate first, then the probability it thresholds
+DISSOCIATION_CONTEXT = (*AT_SCALE, "aft")  # both sides at one AFT variant and size: one configuration a side
 
 
 def _target_value(rows: pd.DataFrame) -> str | None:
@@ -286,7 +287,9 @@ def _dissociation(df: pd.DataFrame, fields: list[str]) -> list[dict]:
     the rate and on p_aligned; then the same contrast between two specs (:func:`_between_specs`)."""
     rows = []
     a, b = {"arm": Arm.msm_aft.value}, {"arm": Arm.aft_only.value}
-    for context, level_rows in levels(df, a, b, [*CONTEXT, *fields]):
+    for context, level_rows in levels(df, a, b, [*DISSOCIATION_CONTEXT, *fields]):
+        for side in (a, b):
+            _one_configuration(select(level_rows, side), side, context)
         value = _target_value(select(level_rows, a))
         for stat in DISSOCIATION_STATS:
             own = f"{value}/{stat}"
@@ -304,13 +307,15 @@ def _between_specs(df: pd.DataFrame, fields: list[str]) -> list[dict]:
     arm (AFT only, or the baseline for MSM only), which cancels out: one test over the two specs' seeds, with
     no correction for testing the specs one by one (results/cheese_cpu/PLAN.md pre-registers it)."""
     rows = []
-    context_cols = [c for c in CONTEXT if c != "spec"]
+    context_cols = [c for c in DISSOCIATION_CONTEXT if c != "spec"]
     for arm, name in ((Arm.msm_aft.value, "MSM+AFT"), (Arm.msm_only.value, "MSM only")):
         declared = {s: _target_value(select(df, {"arm": arm, "spec": s})) for s in _values(df, "spec", {"arm": arm})}
         declared = {s: v for s, v in declared.items() if v is not None}
         for s1, s2 in ((s1, s2) for s1 in declared for s2 in declared if s1 < s2 and declared[s1] != declared[s2]):
             a, b = {"arm": arm, "spec": s1}, {"arm": arm, "spec": s2}
             for context, level_rows in levels(df, a, b, [*context_cols, *fields]):
+                for side in (a, b):
+                    _one_configuration(select(level_rows, side), side, context)
                 for stat in DISSOCIATION_STATS:
                     own, cross = f"{declared[s1]}/{stat}", f"{declared[s2]}/{stat}"
                     if own in df.columns and cross in df.columns:

@@ -17,8 +17,8 @@ Ways of making rows: ``padding`` (one sequence per row, the plain HF Trainer wit
 (rows completed by a subset sum: ``pack_sequences``, what training does by default),
 ``msm split`` (documents only: ``midtrain.packing=split``) and ``TRL bfd`` (``trl.pack_dataset``; TRL then
 trains each batch as one flattened, padding-free row, so its batches hold no padding at all: its
-real-token figure is its row fill's, at one row per batch). TRL is optional (``pip install trl==1.16.0``);
-without it, its line says so.
+real-token figure is its row fill's, at one row per batch). TRL is pinned in ``pyproject.toml``;
+an environment without it gets a line that says so.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ rounds, min-max) and each trainer's ratio to msm's in the same round. Trainers:
   best-fit decreasing with padding-free batches), gradient checkpointing set like msm's;
 - ``TRL defaults, packing``: the same with TRL's own default (gradient checkpointing on).
 
-TRL is needed for its lines (``pip install trl==1.16.0``); the model is the job's (``model=...``).
+TRL (pinned in ``pyproject.toml``) runs its lines; the model is the job's (``model=...``).
 """
 
 from __future__ import annotations

@@ -16,11 +16,13 @@ from msm.confdoc import reference_markdown
 REPO = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "<!-- generated: msm.confdoc.reference_markdown -->"
 PUBLISHED = {"results/cheese_cpu": "experiments/cheese_cpu"}  # repository folder -> where it sits on the site
-PUBLISHED_SUFFIXES = (".md", ".png", ".svg")
+PUBLISHED_SUFFIXES = (".md", ".png", ".svg", ".csv")
 
 
 def on_files(files, config):
     for src, dest in PUBLISHED.items():
+        if not (REPO / src).is_dir():
+            raise FileNotFoundError(f"docs/hooks.py publishes {src}, which is not in the repository")
         for path in sorted((REPO / src).rglob("*")):
             if path.is_file() and path.suffix in PUBLISHED_SUFFIXES:
                 uri = f"{dest}/{path.relative_to(REPO / src).as_posix()}"

@@ -8,10 +8,17 @@ to that), so that comment is the option's documentation, kept where it cannot dr
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import enum
+import html
+import inspect
 import re
+import textwrap
+import typing
 from pathlib import Path
 
+from msm.config import TrainConfig
 from msm.paths import CONF_DIR
 
 WIDTH = 110  # a description longer than this is cut, with an ellipsis
@@ -67,31 +74,26 @@ def help_text(conf_dir: Path = CONF_DIR) -> str:
 
 
 def _field_comments(cls: type) -> dict[str, str]:
-    """``{field: comment}`` from the source of a dataclass and its bases: the comment on a field's line, or the
-    comment lines right above it. The schema keeps each field's documentation beside the field."""
-    import ast
-    import inspect
-    import textwrap
-
+    """``{field: comment}`` from the source of a dataclass and its bases: the comment on a field's line, else
+    the comment lines right above it. The schema keeps each field's documentation beside the field."""
     out: dict[str, str] = {}
     for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
         lines = textwrap.dedent(inspect.getsource(klass)).splitlines()
         for node in ast.parse("\n".join(lines)).body[0].body:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                trailing = [ln.split("  # ", 1)[1].strip() for ln in lines[node.lineno - 1 : node.end_lineno]
+                            if "  # " in ln]
                 above, i = [], node.lineno - 2
                 while i >= 0 and lines[i].strip().startswith("#"):
                     above.insert(0, lines[i].strip().lstrip("#").strip())
                     i -= 1
-                line = lines[node.lineno - 1]
-                trailing = line.split("  # ", 1)[1].strip() if "  # " in line else ""
-                out[node.target.id] = " ".join([*above, trailing]).strip()
+                text = " ".join(trailing or above).strip()
+                if text:  # a subclass that restates a field without a comment keeps its base's
+                    out[node.target.id] = text
     return out
 
 
 def _type_name(tp) -> str:
-    import enum
-    import typing
-
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return " | ".join(f"`{m.value}`" for m in tp)
     args = typing.get_args(tp)
@@ -105,8 +107,6 @@ def _type_name(tp) -> str:
 
 
 def _default(f: dataclasses.Field) -> str:
-    import enum
-
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:
@@ -124,8 +124,6 @@ def _default(f: dataclasses.Field) -> str:
 
 def schema_rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """(dotted name, type, default, description) of every leaf field under the schema class ``cls``."""
-    import typing
-
     hints, comments, rows = typing.get_type_hints(cls), _field_comments(cls), []
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
@@ -138,10 +136,8 @@ def schema_rows(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
 
 def reference_markdown(conf_dir: Path = CONF_DIR) -> str:
     """Every config group with its options' opening comments, then every field of the typed schema."""
-    from msm.config import TrainConfig
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
+    def cell(text: str) -> str:  # one table cell: <think> and <job> are text, not HTML
+        return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
     out = ["## Config groups", "",
            "Pick one option of a group with `group=option` (`python train.py model=tiny`). Each option's "
@@ -156,8 +152,6 @@ def reference_markdown(conf_dir: Path = CONF_DIR) -> str:
             "when the job composes. Defaults are the schema's (`msm/config.py`); a group option or an experiment "
             "may set others.", ""]
     rows = schema_rows(TrainConfig)
-    import typing
-
     sections = typing.get_type_hints(TrainConfig)
     for top in dict.fromkeys(name.split(".")[0] if "." in name else "" for name, *_ in rows):
         part = [r for r in rows if (r[0].split(".")[0] if "." in r[0] else "") == top]

@@ -167,10 +167,10 @@ def job_configs(config: DictConfig) -> list[DictConfig]:
     params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]  # an experiment's grid
     overrides = OverridesParser.create(config_loader=loader).parse_overrides(params + list(config.hydra.overrides.task))
     batches = BasicSweeper.split_arguments(overrides, None)
-    return [_task(loader.load_sweep_config(config, list(job))) for batch in batches for job in batch]
+    return [task_config(loader.load_sweep_config(config, list(job))) for batch in batches for job in batch]
 
 
-def _task(cfg: DictConfig) -> DictConfig:
+def task_config(cfg: DictConfig) -> DictConfig:
     """A composed job config as the job's task function sees it: without the ``hydra`` node."""
     with read_write(cfg), open_dict(cfg):
         del cfg["hydra"]
@@ -186,7 +186,7 @@ class PlanSweep(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         if config.plan or _budgeted(config):  # a single job is planned only when asked
-            self._gate(config, Path(config.hydra.run.dir), lambda: [_task(copy.deepcopy(config))])
+            self._gate(config, Path(config.hydra.run.dir), lambda: [task_config(copy.deepcopy(config))])
 
     @staticmethod
     def _gate(config: DictConfig, folder: Path, jobs) -> None:

@@ -13,7 +13,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from msm.errors import EmptyDatasetError, MsmError
 from msm.job import Job, trains
@@ -29,7 +29,12 @@ log = logging.getLogger(__name__)
 CORPUS = "corpus"
 """What both data stages publish: the documents, or the pool of AFT chats, one JSON row each."""
 DATA_STAGES = ("documents", "aft_pool")
-PACKAGED_POOLS = ("cheese", "value_choices", "value_choices_shuffled")  # aft.data values msm ships the rows of
+CONTROL_POOLS = ("value_choices", "value_choices_shuffled")  # the value eval's controls (msm.data.controls)
+PACKAGED_POOLS = ("cheese", *CONTROL_POOLS)  # aft.data values whose rows msm ships
+# A packaged pool's short templated rows are the experiment's design: its diversity and rule coverage are
+# measured, not judged. Leakage and eval overlap (contamination) are judged as for any corpus.
+PACKAGED_POOL_THRESHOLDS = {"min_distinct_2": 0.0, "max_self_similarity": 1.0, "max_near_duplicate_rate": 1.0,
+                            "min_rows_per_rule": 0}
 DOCUMENTS = {CORPUS: "documents.jsonl"}
 POOL = {CORPUS: "pool.jsonl"}
 
@@ -117,7 +122,7 @@ def aft_pool(job: Job) -> Build:
         settings = {"source": "cheese", "file": files_digest([cheese.AFT_CHATS_FILE])}
         return Build("aft_pool", settings, {}, cheese.VERSION, build_cheese, POOL)
 
-    if cfg.aft.data in ("value_choices", "value_choices_shuffled"):
+    if cfg.aft.data in CONTROL_POOLS:
         from msm.data import controls
 
         def build_control(work: Path) -> dict:
@@ -231,10 +236,10 @@ def check_health(job: Job, stage: str, art: Artifact) -> tuple[dict, list[str]]:
     """The artifact's health report (computed now for one published before msm made them) and its warnings
     against ``datagen.health``, logged; under ``datagen.strict`` a warning stops the job, before training.
 
-    The thresholds judge what a generator wrote or a researcher brought. The packaged AFT pools (the cheese
-    chats, the controls' choices) are short templated rows by design, fixed by the experiment: their report
-    is kept in the manifest and the job's metrics, and ``python -m msm.data.health`` shows it, but it warns
-    about nothing the job could change."""
+    The diversity thresholds judge what a generator wrote or a researcher brought. The packaged AFT pools (the
+    cheese chats, the controls' choices) are short templated rows by design, fixed by the experiment: their
+    diversity and coverage are kept in the manifest and the job's metrics (``python -m msm.data.health`` shows
+    them) but not warned about; leakage and eval overlap are (``PACKAGED_POOL_THRESHOLDS``)."""
     from msm.data import health
 
     cfg = job.cfg
@@ -242,9 +247,10 @@ def check_health(job: Job, stage: str, art: Artifact) -> tuple[dict, list[str]]:
     if report is None or report.get("version") != health.VERSION:
         fixed = stage == "aft_pool" and cfg.aft.data != "generated"
         report = health.corpus_health(read_jsonl(art.file(CORPUS)), None if fixed else job.spec)
+    thresholds = cfg.datagen.health
     if stage == "aft_pool" and cfg.aft.data in PACKAGED_POOLS:
-        return report, []  # msm's own fixed data, the same for every job: measured and stored, not judged
-    problems = health.warnings(report, cfg.datagen.health, stage)
+        thresholds = OmegaConf.merge(thresholds, PACKAGED_POOL_THRESHOLDS)
+    problems = health.warnings(report, thresholds, stage)
     for problem in problems:
         log.warning("corpus health: %s", problem)
     if problems and cfg.datagen.strict:
@@ -267,7 +273,7 @@ def pool_size(cfg: DictConfig) -> tuple[int, bool]:
         from msm.data import cheese
 
         return len(cheese.load_aft_chats()), True
-    if cfg.aft.data in ("value_choices", "value_choices_shuffled"):
+    if cfg.aft.data in CONTROL_POOLS:
         from msm.data import controls
 
         return len(controls.control_chats(str(cfg.aft.data), cfg.data.seed)), True

@@ -204,6 +204,11 @@ def test_every_schema_field_is_documented_for_the_reference():
 
     rows = schema_rows(TrainConfig)
     assert len(rows) > 150 and not [name for name, _, _, doc in rows if not doc]
+    docs = {name: doc for name, _, _, doc in rows}
+    assert docs["midtrain.max_documents"] == "the first N documents of that order"  # not the block comment above
+    assert docs["judge.temperature"] == "the judge samples greedily by default"  # a subclass's own
+    assert docs["generator.temperature"] == "sampling temperature"  # inherited from LLMConfig
     page = reference_markdown()
     assert all(f"| `{name}` |" in page for name, *_ in rows)
+    assert "keep the &lt;think&gt; block" in page  # text in a table cell, not an HTML tag
     assert all(f"### `{group}`" in page for group in ("model", "midtrain", "experiment", "cheese_size", "hydra/launcher"))

@@ -2,11 +2,12 @@
 
 A shell line in a ```bash block of README.md or docs/ is one of:
 
+- ``python train.py ...``: composed and planned here as Hydra will run it (msm's ``seed=N-M`` shorthand, ``-m``
+  or not, the experiment's own grid, every job's artifacts and keys): a typo in a key, a group option that does
+  not exist, or a job the plan finds a problem with fails. The presets themselves run at tiny size in tests/e2e;
 - marked ``# needs: gpu``, ``# needs: api key`` or ``# needs: cluster``: it cannot run on a CPU-only machine
-  without keys (the marker is the reader's warning, and this test's);
-- ``python train.py ...``: composed and planned here as Hydra will run it (msm's ``seed=N-M`` shorthand, the
-  experiment's own grid, every job's artifacts and keys): a typo in a key, a group option that does not exist
-  or a sweep that cannot be planned fails. The presets themselves run at tiny size in tests/e2e;
+  without keys (the marker is the reader's warning); a ``python train.py`` line is still composed (its launcher
+  left out), every job of it, but not planned;
 - ``python -m <module>``, ``python <file>.py``, ``make <target>``, ``scripts/...``, a console script of the
   project's environment (``inspect view``, ``mkdocs serve``): the module, file, target or script exists;
 - ``export``/``cd``/``VAR=value`` lines set up the ones after them and are not checked;
@@ -28,7 +29,7 @@ from hydra.types import RunMode
 
 from msm.config import register_configs
 from msm.paths import CONF_DIR
-from msm.plan import job_configs, sweep_plan
+from msm.plan import job_configs, sweep_plan, task_config
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -36,7 +37,8 @@ from train import expand_shorthand  # noqa: E402
 
 register_configs()
 NEEDS = re.compile(r"#\s*needs:\s*(gpu|api key|cluster)\b")
-FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
+FENCE = re.compile(r"^\s*```\s*([\w+-]*)")  # an info string may carry attributes after the language
+SHELLS = ("bash", "sh", "shell")
 PROMPT = re.compile(r"^(?:\$\s+)?")
 PYTHONS = ("python", ".venv/bin/python", "python3")
 
@@ -51,9 +53,9 @@ def shell_lines(path: Path) -> list[tuple[int, str]]:
     for no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         fence = FENCE.match(raw)
         if fence:
-            lang = None if lang is not None else fence.group(2) or ""
+            lang, pending = (None if lang is not None else fence.group(1) or ""), ""
             continue
-        if lang not in ("bash", "sh", "shell", "console"):
+        if lang not in SHELLS:
             continue
         line = PROMPT.sub("", raw.strip())
         if not pending:
@@ -67,7 +69,17 @@ def shell_lines(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-COMMANDS = [(f"{p.relative_to(REPO)}:{no}", line) for p in doc_files() for no, line in shell_lines(p)]
+def commands(line: str) -> list[str]:
+    """The commands of one shell line (``a && b``, ``a; b``, the first of ``a | b``), each keeping the line's
+    ``# needs:`` marker; the comment itself is not split."""
+    marker = NEEDS.search(line)
+    code = line.split(" #", 1)[0]
+    parts = [p.split(" | ", 1)[0].strip() for p in re.split(r"\s(?:&&|;)\s", code)]
+    return [p + (f"  # needs: {marker.group(1)}" if marker else "") for p in parts if p]
+
+
+COMMANDS = [(f"{p.relative_to(REPO)}:{no}", cmd) for p in doc_files() for no, line in shell_lines(p)
+            for cmd in commands(line)]
 
 
 def _argv(line: str) -> list[str]:
@@ -79,7 +91,9 @@ def _argv(line: str) -> list[str]:
 
 
 def _placeholder(arg: str, tmp: Path) -> str:
-    """``<sweep folder>`` and the like become a real path, so the line composes."""
+    """``<sweep folder>`` and the like become a real path, so the line composes; ``key=~/x`` is expanded as
+    bash expands it in an argument that looks like an assignment."""
+    arg = re.sub(r"^([\w.+/-]+)=~/", lambda m: f"{m.group(1)}={Path.home()}/", arg)
     return re.sub(r"<[^>]+>", str(tmp / "placeholder"), arg)
 
 
@@ -89,11 +103,11 @@ def test_the_docs_show_commands():
 
 @pytest.mark.parametrize("where, line", COMMANDS, ids=[w for w, _ in COMMANDS])
 def test_every_command_works_here_or_says_what_it_needs(where, line, tmp_path, monkeypatch):
-    if NEEDS.search(line):
-        return
     argv = _argv(line)
     if not argv or argv[0] in ("export", "cd", "source", "unset"):
         return  # setting up what follows
+    if NEEDS.search(line) and argv[:2] != ["python", "train.py"]:
+        return  # not runnable here, as it says
     if argv[0] == "make":
         targets = re.findall(r"^([\w-]+):", (REPO / "Makefile").read_text(), flags=re.M)
         assert all(t in targets for t in argv[1:] if "=" not in t), f"{where}: no such make target in {line!r}"
@@ -113,11 +127,18 @@ def test_every_command_works_here_or_says_what_it_needs(where, line, tmp_path, m
     if argv[1] != "train.py":
         assert (REPO / argv[1]).is_file(), f"{where}: no such file {argv[1]!r}"
         return
+    sweep = "-m" in argv or "--multirun" in argv
     overrides = [_placeholder(a, tmp_path) for a in expand_shorthand(argv[2:]) if a not in ("-m", "--multirun")]
     overrides = [a for a in overrides if not a.startswith(("hydra/launcher=", "hydra.launcher."))]
     monkeypatch.setenv("MSM_STORE", str(tmp_path / "store"))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()  # as `-m` composes: a comma list is a sweep
-        config = loader.load_configuration("train", [*overrides, "plan=true"], run_mode=RunMode.MULTIRUN)
-        plan = sweep_plan(job_configs(config))
+        loader = GlobalHydra.instance().config_loader()  # as Hydra composes it: a comma list needs -m
+        config = loader.load_configuration("train", [*overrides, "plan=true"],
+                                           run_mode=RunMode.MULTIRUN if sweep else RunMode.RUN)
+        jobs = job_configs(config) if sweep else [task_config(config)]
+        if NEEDS.search(line):
+            return  # composed, every job of it; its plan may rightly need the GPU, key or cluster it names
+        plan = sweep_plan(jobs)
     assert plan["jobs"] >= 1, f"{where}: {line!r} plans no job"
+    if "<" not in line:  # a placeholder stands for a file the reader brings: the plan cannot open it here
+        assert not plan["problems"], f"{where}: {line!r}: {plan['problems'][:3]}"

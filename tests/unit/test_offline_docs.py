@@ -141,9 +141,9 @@ def test_documents_hold_no_unexpanded_template_syntax(docs):
 
 
 def test_a_large_corpus_stays_within_the_repetition_thresholds(spec):
-    """v2's voices, scenes and frames keep 1,000 documents (~300k tokens) apart: near-duplicates and mean
-    self-similarity within the default corpus-health thresholds (v1: 16% near-duplicates at 3,000). Distinct-2
-    stays below its threshold: the spec's verbatim rule texts are what repeat (results/cheese_cpu/PLAN.md)."""
+    """The voices, scenes and frames keep 1,000 documents (~300k tokens) lexically apart: near-duplicates and
+    mean self-similarity within the default corpus-health thresholds. Distinct-2 stays below its threshold:
+    the spec's verbatim rule texts are what repeat (results/cheese_cpu/PLAN.md)."""
     from msm.config import CorpusHealthThresholds
     from msm.data.health import corpus_health
 
