@@ -45,7 +45,7 @@ _COMMON = {"backend", "model", "max_concurrency", "rpm", "tpm", "max_retries", "
 _BACKEND_KEYS = {
     "openai": {"base_url", "api_key_env", "send_key"},
     "anthropic": {"base_url", "api_key_env", "send_key", "use_batches", "batch_poll_s", "prompt_cache"},
-    "hf": {"device", "dtype", "batch_size"},
+    "hf": {"device", "dtype", "batch_size", "weights"},
 }
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _PROVIDER_HOST = {"openai": "api.openai.com", "anthropic": "api.anthropic.com"}
@@ -131,7 +131,8 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     ``backoff_max_s`` for every backend;
     ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``,
     ``batch_poll_s`` (anthropic);
-    ``device``, ``dtype``, ``batch_size`` (hf); ``prompt_cache`` (anthropic, default true: the system prompt
+    ``device``, ``dtype``, ``batch_size``, ``weights`` (hf: the folder to load when it is not ``model``, which
+    is then only the model's name: in cache keys, sample seeds and the rows it writes); ``prompt_cache`` (anthropic, default true: the system prompt
     is marked for the prompt cache). ``price_cache_read_per_mtok`` / ``price_cache_write_per_mtok`` default to
     :data:`CACHE_PRICE_RATIOS` times the input price. Anything else raises ``MsmError`` naming the key, so a
     typo never silently falls back to a default.
@@ -163,7 +164,7 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     else:
         from msm.llm.backends.hf import HFBackend
 
-        impl = HFBackend(s["model"], device=s.get("device"), dtype=s.get("dtype", "auto"),
+        impl = HFBackend(s["model"], weights=s.get("weights"), device=s.get("device"), dtype=s.get("dtype", "auto"),
                          batch_size=int(s.get("batch_size", 8)))
 
     # A local model batches what is in flight: keep two batches' worth in flight by default.

@@ -29,15 +29,17 @@ def llm_cache(cfg: DictConfig) -> Path:
     return Path(cfg.paths.store).expanduser().resolve() / "llm_cache"
 
 
-def llm_client(cfg: DictConfig, role: Role = "generator", model: str | None = None) -> LLMClient:
+def llm_client(cfg: DictConfig, role: Role = "generator", weights: tuple[str, Path] | None = None) -> LLMClient:
     """The client for ``cfg.generator`` or ``cfg.judge``; created only when a stage builds (it reads the API key).
-    ``model``: the weights folder to load in place of the configured name (the embedded model's, in the store)."""
+    ``weights``: (name, folder) of weights in the store to load in place of the configured name (the embedded
+    model's). The name (their store key) is what cache keys, sample seeds and the rows written carry, so the
+    same settings write the same data wherever the store is."""
     llm = cfg[role]
     if llm.backend in ("offline", "none"):
         raise MsmError(f"this stage needs an LLM {role}: {role}=openai | anthropic | hf ({role}={llm.name} has none)")
     settings = plain(llm)
-    if model is not None:
-        settings["model"] = model
+    if weights is not None:
+        settings["model"], settings["weights"] = weights[0], str(weights[1])
     return client_from_config(settings, cache_dir=llm_cache(cfg))
 
 

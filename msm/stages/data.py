@@ -52,7 +52,7 @@ def _generator(job: Job) -> LLMClient:
     weights = generator_weights(job)
     if weights is not None and not job.store.has(weights):  # a preview, or a data stage built on its own
         job.store.build(weights)
-    return llm_client(job.cfg, model=None if weights is None else str(job.store.output(weights, WEIGHTS)))
+    return llm_client(job.cfg, weights=None if weights is None else (weights.ref, job.store.output(weights, WEIGHTS)))
 
 
 def _writer_inputs(job: Job) -> dict:

@@ -36,6 +36,6 @@ def test_the_embedded_model_writes_a_corpus_and_an_aft_pool_offline(tmp_path):
         assert isinstance(structured["parse_failures"], int) and info["llm_usage"]["calls"] > 0
         (corpus,) = store.glob(f"{stage}/[0-9a-f]*/{'documents' if stage == 'documents' else 'pool'}.jsonl")
         rows = read_jsonl(corpus)
-        assert rows and all(str(weights.parent) in r["generator"] for r in rows)
+        assert rows and all(r["generator"] == f"hf:base_model/{weights.parent.name}" for r in rows)  # by key, not path
     pool = read_jsonl(next(store.glob("aft_pool/[0-9a-f]*/pool.jsonl")))
     assert all(r["messages"][1]["content"].startswith("<think>\n") for r in pool)  # reasoning + reply, as a row

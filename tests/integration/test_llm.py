@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -381,6 +382,23 @@ def test_hf_backend_batches_and_is_reproducible(tiny_model_dir, tmp_path):
 
     assert [r.text for r in asyncio.run(inside_loop())] == [r.text for r in out[:2]]
     assert client.usage.cache_hits == 2
+
+
+def test_hf_weights_named_apart_from_their_folder_sample_alike_wherever_they_are(tiny_model_dir, tmp_path):
+    """A store's weights go by their key: a copy of the store elsewhere writes the same samples and reuses the
+    LLM cache, where naming them by their path would re-seed every sample."""
+    moved = tmp_path / "elsewhere" / "model"
+    shutil.copytree(tiny_model_dir, moved)
+    reqs = [req("tell me a story", sample_index=k, max_tokens=6) for k in range(3)]
+    texts = []
+    for folder in (tiny_model_dir, moved):
+        client = make_client({"backend": "hf", "model": "base_model/0123", "weights": str(folder), "device": "cpu"},
+                             cache_dir=None)
+        texts.append([r.text for r in client.complete_many(reqs)])
+        assert client.backend.weights == str(folder) and "base_model/0123" in client.endpoint
+    assert texts[0] == texts[1] and len(set(texts[0])) == 3
+    by_path = make_client({"backend": "hf", "model": str(moved), "device": "cpu"}, cache_dir=None)
+    assert [r.text for r in by_path.complete_many(reqs)] != texts[0]  # the name seeds the samples
 
 
 # ---------------------------------------------------------------------------------------------- rate limits

@@ -89,8 +89,10 @@ class _RowSampler:
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int = 8):
-        self.model = str(model)
+    def __init__(self, model: str, *, weights: str | None = None, device: str | None = None, dtype: str = "auto",
+                 batch_size: int = 8):
+        self.model = str(model)  # the name in cache keys and sample seeds: a store's weights by their key, not path
+        self.weights = str(weights or model)  # where they are loaded from
         self.device = device
         self.dtype = dtype
         self.batch_size = int(batch_size)
@@ -105,7 +107,8 @@ class HFBackend:
         self._grammars: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        return f"HFBackend(model={self.model!r}, device={self.device!r}, dtype={self.dtype!r}, batch_size={self.batch_size})"
+        return (f"HFBackend(model={self.model!r}, weights={self.weights!r}, device={self.device!r}, dtype={self.dtype!r}, "
+                f"batch_size={self.batch_size})")
 
     def secrets(self) -> tuple[Secret, ...]:
         return ()
@@ -118,9 +121,9 @@ class HFBackend:
             if self._lm is None:
                 from msm.models import load_model, load_tokenizer
 
-                tok = load_tokenizer(self.model)
+                tok = load_tokenizer(self.weights)
                 tok.padding_side = "left"
-                self._lm = load_model(self.model, dtype=self.dtype, device=self.device)
+                self._lm = load_model(self.weights, dtype=self.dtype, device=self.device)
                 self._tok = tok
         return self._lm, self._tok
 
