@@ -205,8 +205,10 @@ def analyse(sweeps: list[Path | str], *, report: str | None = None, by: list[str
     written += [bar_by_arm(df, m, fig_dir / figure_name(m)) for m in plotted]
     if not harnesses.empty:
         written += harness_figure(harnesses, fig_dir / "harnesses")
-    for knob in numeric_knobs(df):  # a numeric knob varies: each headline rate against it
-        for m in (m for m in plotted if not m.startswith("base/")):
+    curves = [m for m in plotted if not m.startswith("base/")]
+    curves += [p for m in curves if (p := m.removesuffix("/rate") + "/p_aligned") in df.columns]  # what rates threshold
+    for knob in numeric_knobs(df):  # a numeric knob varies: each headline rate (and value probability) against it
+        for m in curves:
             try:
                 written += knob_curve(df, m, knob, fig_dir / curve_name(knob, m))
             except MsmError as err:

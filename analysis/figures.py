@@ -325,12 +325,30 @@ def curve_name(knob: str, metric: str) -> str:
     return f"curve-{knob}-{metric.replace('/', '-')}"
 
 
+LEVEL_STYLES = [(":", "black"), ("-.", "tab:brown"), ((0, (1, 4)), "tab:purple"), ((0, (5, 2, 1, 2, 1, 2)), "tab:olive")]
+"""Line style and colour of each arm drawn as a level across a curve (baseline, AFT only, ...), in turn."""
+
+
+def _seed_counts(ax, line: pd.DataFrame) -> str:
+    """A curve's seeds for its legend: ``n=4 seeds`` when every point has the same number, else the range, and
+    each point labelled with its own ``n`` (a dose run at one seed beside one run at four is not the same point)."""
+    per_point = line.groupby("x")["seed"].nunique()
+    if per_point.min() == per_point.max():
+        return f"n={per_point.min()} seeds"
+    means = line.groupby("x")["rate"].mean()
+    for x, n in per_point.items():
+        ax.annotate(f"n={n}", (x, means[x]), textcoords="offset points", xytext=(0, 6), ha="center",
+                    fontsize="x-small")
+    return f"n={per_point.min()}-{per_point.max()} seeds a point"
+
+
 def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: str | None = None) -> list[Path]:
     """``metric`` against a numeric ``knob``: a line per arm (and per configuration the other varying fields
-    make), the mean over seeds with a band of +-1 SEM, n (seeds) in the legend, a log axis when the knob's
-    values span 10x or more, the untrained model as a dashed line. An arm that does not have the knob (AFT
-    only has no MSM dose, a baseline no AFT size) is a dotted line across the plot, with its own SEM band:
-    the level every point is read against. One panel per spec and model."""
+    make), the mean over seeds with a band of +-1 SEM, n (seeds) in the legend (and at each point, where the
+    points differ), a log axis when the knob's values span 10x or more, the untrained model as a dashed line.
+    An arm that does not have the knob (AFT only has no MSM dose, a baseline no AFT size) is a level across
+    the plot (dotted, dash-dotted, ... in turn), with its own SEM band: the level every point is read against.
+    One panel per spec and model. ``metric`` is a rate (0 to 1 on the axis) or any other per-job number (``X/p_aligned``)."""
     data = df[df[metric].notna()]
     if data.empty or knob not in data or data[knob].dropna().empty:
         raise MsmError(f"cannot draw {metric} against {knob}: no job has both")
@@ -348,11 +366,12 @@ def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: 
         sns.lineplot(data=on, x="x", y="rate", hue="label", hue_order=order, errorbar="se", err_style="band",
                      marker="o", ax=ax)
         handles, labels = ax.get_legend_handles_labels()
-        names = [f"{lab} (n={on.loc[on['label'] == lab, 'seed'].nunique()} seeds)" for lab in labels]
-        for lab, rows in off.groupby("label", sort=False):  # the arms without the knob: a level across the plot
+        names = [f"{lab} ({_seed_counts(ax, on[on['label'] == lab])})" for lab in labels]
+        levels = off.groupby("label", sort=False)  # the arms without the knob: a level across the plot each
+        for (lab, rows), (style, colour) in zip(levels, LEVEL_STYLES * len(levels)):
             mean, spread = rows["rate"].mean(), rows["rate"].sem() if len(rows) > 1 else 0.0
-            line = ax.axhline(mean, linestyle=":", color="black")
-            ax.axhspan(mean - spread, mean + spread, color="black", alpha=0.08)
+            line = ax.axhline(mean, linestyle=style, color=colour)
+            ax.axhspan(mean - spread, mean + spread, color=colour, alpha=0.08)
             handles.append(line)
             names.append(f"{lab}, no {knob} (n={rows['seed'].nunique()} seeds)")
         base = f"base/{metric}"

@@ -170,6 +170,37 @@ def test_numeric_knobs_get_curves_on_a_log_axis_when_they_span_ten_times(tmp_pat
     assert drawn[-1][0].axes[0].get_xscale() == "linear"  # 5e-5 to 1e-4: twice, not ten times
 
 
+def test_a_curve_whose_points_have_different_seeds_says_so_at_each_point(tmp_path, monkeypatch):
+    """A dose curve's small doses at one seed beside the main dose at three: the legend gives the range and each
+    point its own n, so the band at the main dose is not read as the whole line's."""
+    recs = [record("msm_aft", s, None, lr=1e-4, rate=0.5 + 0.02 * s, **{"midtrain.max_tokens": dose})
+            for dose, seeds in ((1000, (0,)), (4000, (0,)), (16000, (0, 1, 2))) for s in seeds]
+    recs += [record(arm, s, None, rate=0.4) for arm in ("aft_only", "baseline") for s in range(3)]
+    df = analysis.load(write(tmp_path / "s", recs)).jobs
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, stem: drawn.append(fig) or [stem])
+    figures.knob_curve(df, "affordability/rate", "midtrain.max_tokens", tmp_path / "c")
+    ax = drawn[-1].axes[0]
+    legend = ax.get_legend()
+    assert "MSM+AFT (n=1-3 seeds a point)" in [t.get_text() for t in legend.get_texts()]
+    assert sorted(t.get_text() for t in ax.texts) == ["n=1", "n=1", "n=3"]
+    levels = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if ", no midtrain.max_tokens" in t.get_text()]
+    assert len(levels) == 2 and len({(h.get_linestyle(), h.get_color()) for h in levels}) == 2  # told apart
+    even = [r for r in recs if r["config"].get("midtrain.max_tokens") != 16000 or r["seed"] == 0]
+    figures.knob_curve(analysis.load(write(tmp_path / "e", even)).jobs, "affordability/rate", "midtrain.max_tokens",
+                       tmp_path / "d")
+    assert not drawn[-1].axes[0].texts  # one seed everywhere: the legend says it once
+
+
+def test_value_probabilities_get_curves_beside_their_rates(tmp_path):
+    recs = [record(arm, s, None, lr=lr, rate=r) | {"affordability/p_aligned": 0.5 + r / 10}
+            for (arm, lr), rates in RATES.items() for s, r in enumerate(rates)]
+    result = cli.analyse([write(tmp_path / "s", recs)], echo=lambda *a: None)
+    names = {p.name for p in result["written"]}
+    assert {"curve-midtrain.lr-affordability-rate.png", "curve-midtrain.lr-affordability-p_aligned.png"} <= names
+    assert "curve-midtrain.lr-america-p_aligned.png" not in names  # no probability recorded for it, no curve
+
+
 def test_the_cli_writes_the_knob_into_every_file(tmp_path):
     sweep = lr_sweep(tmp_path / "s")
     result = cli.analyse([sweep], echo=lambda *a: None)
