@@ -348,7 +348,8 @@ def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: 
     points differ), a log axis when the knob's values span 10x or more, the untrained model as a dashed line.
     An arm that does not have the knob (AFT only has no MSM dose, a baseline no AFT size) is a level across
     the plot (dotted, dash-dotted, ... in turn), with its own SEM band: the level every point is read against.
-    One panel per spec and model. ``metric`` is a rate (0 to 1 on the axis) or any other per-job number (``X/p_aligned``)."""
+    One panel per spec and model. ``metric`` is a rate (0 to 1 on the axis) or any other per-job number
+    (``X/p_aligned``)."""
     data = df[df[metric].notna()]
     if data.empty or knob not in data or data[knob].dropna().empty:
         raise MsmError(f"cannot draw {metric} against {knob}: no job has both")

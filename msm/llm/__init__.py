@@ -132,8 +132,8 @@ def make_client(settings: Mapping, cache_dir: Path | None) -> LLMClient:
     ``base_url``, ``api_key_env``, ``send_key`` (openai, anthropic: see :func:`key_is_sent`); ``use_batches``,
     ``batch_poll_s`` (anthropic);
     ``device``, ``dtype``, ``batch_size``, ``weights`` (hf: the folder to load when it is not ``model``, which
-    is then only the model's name: in cache keys, sample seeds and the rows it writes); ``prompt_cache`` (anthropic, default true: the system prompt
-    is marked for the prompt cache). ``price_cache_read_per_mtok`` / ``price_cache_write_per_mtok`` default to
+    is then only the model's name: in cache keys, sample seeds and the rows it writes); ``prompt_cache``
+    (anthropic, default true: the system prompt is marked for the prompt cache). ``price_cache_read_per_mtok`` / ``price_cache_write_per_mtok`` default to
     :data:`CACHE_PRICE_RATIOS` times the input price. Anything else raises ``MsmError`` naming the key, so a
     typo never silently falls back to a default.
     """
