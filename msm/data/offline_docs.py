@@ -7,9 +7,10 @@ claims of their own, so training on them can teach what the spec says and nothin
 invent new scenarios, paraphrase freely or argue from the values the way a model-written corpus does,
 so a model midtrained on it should not be expected to reproduce the paper's effects.
 
-What varies between two documents about the same rule (v2): who writes and where (names, jobs, places,
-dates and handles from large pools), a scene or two of the writer's day from a small grammar (``<symbol>``
-in a template), the writer's reactions and asides, and every template's wording (``((a|b))`` picks one).
+What varies between two documents about the same rule (since v2; v3 merged the pools and gave each job its
+article): who writes and where (names, jobs, places, dates and handles from large pools), a scene or two of
+the writer's day from a small grammar (``<symbol>`` in a template), the writer's reactions and asides, and
+every template's wording (``((a|b))`` picks one).
 None of it says anything about the assistant. It keeps a corpus of 1M tokens free of near-duplicates; its
 distinct-2 stays near 0.11 (the default threshold is 0.3), because the quoted spec text repeats.
 
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from msm.errors import EmptyDatasetError
 from msm.specs import Rule, Spec
 
-VERSION = 2  # part of the artifact key of what this module builds: bump it when its output changes
+VERSION = 3  # part of the artifact key of what this module builds: bump it when its output changes
 GENERATOR_NAME = "offline-template"
 TEMPLATES_PATH = Path(__file__).parent / "assets" / "offline_templates.yaml"
 MIN_WORDS, MAX_WORDS = 150, 600  # target length; a spec with very long rules can exceed MAX_WORDS
@@ -134,7 +135,7 @@ def _voice(t: dict, rng: random.Random) -> dict:
     documents quoting the same rule differ in more than their template."""
     first = rng.sample(t["first_names"], 2)
     last = rng.sample(t["last_names"], 2)
-    place, place2 = rng.sample(t["places"] + t["more_places"], 2)
+    place, place2 = rng.sample(t["places"], 2)
     profession, profession2 = rng.sample(t["professions"], 2)
     person, person2 = f"{first[0]} {last[0]}", f"{first[1]} {last[1]}"
     handle = f"{rng.choice(t['handle_words'])}_{rng.choice(t['handle_words'])}{rng.randrange(10, 100)}"
@@ -163,8 +164,8 @@ def write_document(spec: Spec, seed: int, index: int) -> dict:
     if doc_type in t["bylines"] and rng.random() < P_BYLINE:
         opening += "\n\n" + _fill(rng.choice(t["bylines"][doc_type]), values, rng)
     if rng.random() < P_SCENE:
-        opening += "\n\n" + _fill("{person}, a {profession} in {place}, " + rng.choice(t["settings"]) + ". "
-                                    + rng.choice(t["anecdotes"]), values, rng)
+        opening += "\n\n" + _fill(t["scene_opening"] + rng.choice(t["settings"]) + ". " + rng.choice(t["anecdotes"]),
+                                    values, rng)
     closing = _fill(rng.choice(kind["closings"]), values, rng)
 
     # Optional spec content that frames the rules and brings short documents up to MIN_WORDS.

@@ -140,6 +140,14 @@ def test_documents_hold_no_unexpanded_template_syntax(docs):
         assert not re.search(r"\{\w+\}", d["text"]), d["id"]  # every {field} filled (the spec has no braces)
 
 
+def test_the_writers_jobs_read_with_their_article(docs):
+    """The jobs carry their own article in the templates file ("an architect"), so a scene never writes
+    "a architect" or doubles an article."""
+    for d in docs:
+        assert not re.search(r"\ba (?:a|an|architect)\b", d["text"]), d["id"]
+        assert not re.search(r"\ban (?:a|an)\b", d["text"]), d["id"]
+
+
 def test_a_large_corpus_stays_within_the_repetition_thresholds(spec):
     """The voices, scenes and frames keep 1,000 documents (~300k tokens) lexically apart: near-duplicates and
     mean self-similarity within the default corpus-health thresholds. Distinct-2 stays below its threshold:
