@@ -40,7 +40,10 @@ def test_the_plan_named_exactly_what_the_sweep_built_and_reused(sweep):
     assert {(a["stage"], a["key"]) for a in plan["artifacts"] if a["stored"]} == reused - built
     data = {a["stage"]: a for a in plan["artifacts"] if a["stage"] in ("documents", "aft_pool") and a["jobs"] == [0, 1, 2, 3]}
     assert data["documents"]["stored"] and data["aft_pool"]["stored"]  # the filled spec's data (jobs 0-3: rules)
-    assert plan["jobs"] == 12 and plan["stages"]["midtrain"]["build"] == 12
+    # 12 midtrainings needed; how many the plan builds depends on what other tests left in the session's store
+    # (the exact built and reused sets are checked above)
+    midtrain = plan["stages"]["midtrain"]
+    assert plan["jobs"] == 12 and midtrain["needed"] == 12
 
 
 def test_twelve_jobs_with_evidence_rates_and_no_judge_said_plainly(sweep):
