@@ -13,6 +13,7 @@ headless on a cluster node and inside a notebook.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -369,7 +370,7 @@ def knob_curve(df: pd.DataFrame, metric: str, knob: str, out_stem: Path, title: 
         handles, labels = ax.get_legend_handles_labels()
         names = [f"{lab} ({_seed_counts(ax, on[on['label'] == lab])})" for lab in labels]
         levels = off.groupby("label", sort=False)  # the arms without the knob: a level across the plot each
-        for (lab, rows), (style, colour) in zip(levels, LEVEL_STYLES * len(levels)):
+        for (lab, rows), (style, colour) in zip(levels, itertools.cycle(LEVEL_STYLES)):
             mean, spread = rows["rate"].mean(), rows["rate"].sem() if len(rows) > 1 else 0.0
             line = ax.axhline(mean, linestyle=style, color=colour)
             ax.axhspan(mean - spread, mean + spread, color=colour, alpha=0.08)
